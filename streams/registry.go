@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"vigil/config"
 )
 
 // ErrNotFound is returned for an unknown stream.
@@ -26,8 +28,8 @@ type Stream struct {
 
 // Retention bounds how much of a stream is kept; zero values are unlimited.
 type Retention struct {
-	MaxAge   Duration `json:"max_age"`
-	MaxBytes int64    `json:"max_bytes"`
+	MaxAge   Duration        `json:"max_age"`
+	MaxBytes config.ByteSize `json:"max_bytes"`
 }
 
 // Detect configures face detection on a stream.

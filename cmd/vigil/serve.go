@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"vigil/config"
+	"vigil/fragments"
+	"vigil/ingest"
+	"vigil/streams"
+	"vigil/web"
+)
+
+// serveFlags are the command-line overrides of the config.
+type serveFlags struct {
+	config, data, http, rtsp, nats, natsURL, logLevel string
+}
+
+func parseServeFlags(args []string) (serveFlags, error) {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&f.config, "config", "", "YAML config file (see vigil.example.yaml)")
+	fs.StringVar(&f.data, "data", "", "data directory (default ./data)")
+	fs.StringVar(&f.http, "http", "", "HTTP listen address (default :8080)")
+	fs.StringVar(&f.rtsp, "rtsp", "", "RTSP listen address (default :8554)")
+	fs.StringVar(&f.nats, "nats", "", "embedded NATS listen address (default 127.0.0.1:4222)")
+	fs.StringVar(&f.natsURL, "nats-url", "", "use an existing NATS cluster instead of the embedded server")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	return f, nil
+}
+
+func loadConfig(f serveFlags) (config.Config, error) {
+	cfg, err := config.Load(f.config, os.Getenv)
+	if err != nil {
+		return cfg, err
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Data, f.data)
+	set(&cfg.HTTP, f.http)
+	set(&cfg.RTSP.Address, f.rtsp)
+	set(&cfg.NATS, f.nats)
+	set(&cfg.NATSURL, f.natsURL)
+	set(&cfg.Log.Level, f.logLevel)
+	return cfg, cfg.Validate()
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func serve(args []string) error {
+	f, err := parseServeFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg, err := loadConfig(f)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log)
+	slog.SetDefault(log)
+
+	app, err := start(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("shutting down")
+	app.close()
+	log.Info("stopped")
+	return nil
+}
+
+// app is the running service: every component, in start order.
+type app struct {
+	log      *slog.Logger
+	registry *streams.Registry
+	store    *fragments.Store
+	ingest   *ingest.Manager
+	web      *web.Server
+}
+
+func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
+	t0 := time.Now()
+	a = &app{log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return a, fmt.Errorf("data directory: %w", err)
+	}
+	if a.registry, err = streams.Open(filepath.Join(cfg.Data, "streams.db")); err != nil {
+		return a, err
+	}
+	defRet := streams.Retention{MaxAge: streams.Duration(cfg.Storage.Retention.MaxAge), MaxBytes: cfg.Storage.Retention.MaxBytes}
+	for _, cs := range cfg.Streams {
+		if _, err := a.registry.Put(configStream(cs, defRet)); err != nil {
+			return a, fmt.Errorf("config: streams: %s: %w", cs.Name, err)
+		}
+	}
+
+	reg, indexLatency := newMetrics()
+	a.store, err = fragments.Open(fragments.Config{
+		Dir:            filepath.Join(cfg.Data, "recordings"),
+		FragmentTarget: cfg.Storage.FragmentTarget,
+		ChunkMaxAge:    cfg.Storage.ChunkMaxAge,
+		ChunkMaxBytes:  int64(cfg.Storage.ChunkMaxBytes),
+		Fsync:          cfg.Storage.Fsync,
+		FreeReserve:    int64(cfg.Storage.FreeReserve),
+		RetentionEvery: cfg.Storage.RetentionEvery,
+		OnFragment: func(stream string, f fragments.Fragment) {
+			log.Debug("fragment ready", "component", "fragments", "stream", stream, "number", f.Number, "duration", f.Duration)
+		},
+		ObserveIndexLatency: func(d time.Duration) { indexLatency.Observe(d.Seconds()) },
+		Logger:              log,
+	})
+	if err != nil {
+		return a, err
+	}
+
+	a.ingest = ingest.New(ingest.Config{
+		RTSPAddress: cfg.RTSP.Address,
+		UDP:         cfg.RTSP.UDP,
+		Authorize:   a.authorizer(cfg.RTSP.PublishCreates, defRet),
+		OnHub: func(name string, h *ingest.Hub) {
+			h.Subscribe("recorder", cfg.Storage.HubQueue, a.store.Recorder(name))
+		},
+		BackoffMin:  cfg.RTSP.BackoffMin,
+		BackoffMax:  cfg.RTSP.BackoffMax,
+		ReadTimeout: cfg.RTSP.ReadTimeout,
+		Logger:      log,
+	})
+	a.registry.OnChange(a.applyChange)
+	for _, s := range a.registry.List() {
+		s := s
+		a.applyChange(streams.Change{New: &s})
+	}
+	if err := a.ingest.Start(); err != nil {
+		return a, err
+	}
+	log.Info("rtsp listening on " + a.ingest.RTSPAddr())
+
+	a.web = web.New(web.Config{
+		Address:          cfg.HTTP,
+		Registry:         a.registry,
+		Store:            a.store,
+		Ingest:           a.ingest,
+		Purge:            a.store.Purge,
+		DefaultRetention: defRet,
+		Counters:         a.counters,
+		Metrics:          reg,
+		Logger:           log,
+	})
+	if err := a.web.Start(); err != nil {
+		return a, err
+	}
+	log.Info("http listening on " + a.web.Addr())
+	if cfg.NATSURL != "" {
+		log.Info("nats: events are not published yet; --nats-url is accepted for forward compatibility", "url", cfg.NATSURL)
+	}
+	log.Info("vigil started", "version", version, "data", cfg.Data, "streams", len(a.registry.List()), "startup", time.Since(t0).Round(time.Millisecond))
+	return a, nil
+}
+
+// close stops the components in reverse start order: no new requests, then
+// no new media, then the store flushes what it holds.
+func (a *app) close() {
+	if a.web != nil {
+		a.web.Close()
+	}
+	if a.ingest != nil {
+		a.ingest.Close()
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.log.Error("closing the store", "err", err)
+		}
+	}
+	if a.registry != nil {
+		a.registry.Close()
+	}
+}
+
+// applyChange makes ingest and the store follow the registry.
+func (a *app) applyChange(c streams.Change) {
+	if c.New == nil {
+		a.ingest.Remove(c.Old.Name)
+		return
+	}
+	s := c.New
+	a.store.SetRetention(s.Name, fragments.Retention{MaxAge: time.Duration(s.Retention.MaxAge), MaxBytes: int64(s.Retention.MaxBytes)})
+	a.ingest.Hub(s.Name)
+	if c.Old == nil || c.Old.Source != s.Source {
+		a.ingest.SetSource(s.Name, s.Source)
+	}
+}
+
+// authorizer decides whether a publisher may publish to name, creating the
+// stream when the config allows it.
+func (a *app) authorizer(creates bool, defRet streams.Retention) func(string) error {
+	return func(name string) error {
+		if err := streams.ValidateName(name); err != nil {
+			return fmt.Errorf("%w: %w", ingest.ErrInvalidName, err)
+		}
+		if _, err := a.registry.Get(name); err == nil {
+			return nil
+		}
+		if !creates {
+			return fmt.Errorf("%w: %s (rtsp.publish_creates is off)", ingest.ErrUnknownStream, name)
+		}
+		_, err := a.registry.Put(streams.Stream{Name: name, Retention: defRet, Detect: streams.Detect{FPS: 2}})
+		return err
+	}
+}
+
+// configStream turns a stream declared in the config file into a definition.
+func configStream(cs config.Stream, defRet streams.Retention) streams.Stream {
+	s := streams.Stream{Name: cs.Name, Source: cs.Source, Retention: defRet, Detect: streams.Detect{FPS: 2}}
+	if cs.Retention != nil {
+		s.Retention = streams.Retention{MaxAge: streams.Duration(cs.Retention.MaxAge), MaxBytes: cs.Retention.MaxBytes}
+	}
+	if cs.Detect != nil {
+		s.Detect = streams.Detect{Enabled: cs.Detect.Enabled, FPS: cs.Detect.FPS, Collections: cs.Detect.Collections}
+	}
+	return s
+}
