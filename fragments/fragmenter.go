@@ -199,11 +199,18 @@ func (r *recorder) write(u *media.Unit) {
 		return
 	}
 	relNS := ticksToNS(rel, t.clock)
+	// Fragments begin and end at the presentation time of the keyframe that
+	// starts them: unlike its decode time, that does not depend on how far
+	// the decoder had learnt the stream's frame reordering.
+	boundaryNS := relNS
+	if key && t.video() {
+		boundaryNS = ticksToNS(u.PTS-t.startTicks, t.clock)
+	}
 	if t == ru.primary {
 		ru.lastNS = relNS
 		ru.anchor.observe(relNS, recv)
-		if ru.frag.open && r.due(relNS, key) {
-			r.cut(rel, false)
+		if ru.frag.open && r.due(boundaryNS, key) {
+			r.cut(rel, boundaryNS, false)
 		}
 	}
 	payload := t.payload(u)
@@ -219,7 +226,7 @@ func (r *recorder) write(u *media.Unit) {
 	t.samples = append(t.samples, pending{dts: rel, dur: -1, ptsOff: clampOffset(u.PTS - u.DTS), key: key, payload: payload})
 	t.lastDTS, t.seen = u.DTS, true
 	if t == ru.primary && !ru.frag.open {
-		ru.frag = fragState{open: true, startNS: relNS, serverTime: ru.anchor.at(relNS), ntp: u.NTP, key: key,
+		ru.frag = fragState{open: true, startNS: boundaryNS, serverTime: ru.anchor.at(boundaryNS), ntp: u.NTP, key: key,
 			bytes: ru.frag.bytes}
 	}
 	ru.frag.bytes += len(payload)
@@ -251,7 +258,9 @@ func (r *recorder) start(u *media.Unit, primary *track, recv time.Time) bool {
 func (r *recorder) due(relNS int64, key bool) bool {
 	ru, target := r.run, r.s.cfg.FragmentTarget
 	elapsed := time.Duration(relNS - ru.frag.startNS)
-	if elapsed >= target && (key || !ru.primary.video()) {
+	// A camera's timestamps jitter: a GOP of the target length that comes
+	// out a hair short still closes the fragment.
+	if ru.primary.video() && key && elapsed >= target-target/50 || !ru.primary.video() && elapsed >= target {
 		return true
 	}
 	return ru.frag.bytes >= maxFragmentBytes || elapsed >= max(minForcedCutAfter, forcedCutMultiplier*target)
@@ -264,7 +273,7 @@ func (r *recorder) finishRun() {
 		return
 	}
 	if ru.frag.open {
-		r.cut(0, true)
+		r.cut(0, 0, true)
 	}
 	for _, t := range ru.tracks {
 		if t != nil && len(t.samples) > 0 {

@@ -10,9 +10,10 @@ import (
 )
 
 // cut closes the buffered fragment and stores it. endRel is the run-relative
-// DTS (primary track ticks) of the unit that ends it; when final, the
-// fragment ends after its last sample instead.
-func (r *recorder) cut(endRel int64, final bool) {
+// DTS (primary track ticks) of the unit that ends it and boundaryNS the
+// run media time where the next fragment begins; when final, the fragment
+// ends after its last sample instead.
+func (r *recorder) cut(endRel, boundaryNS int64, final bool) {
 	closed := time.Now()
 	ru, p := r.run, r.run.primary
 	last := &p.samples[len(p.samples)-1]
@@ -25,14 +26,16 @@ func (r *recorder) cut(endRel int64, final bool) {
 		last.dur = endRel - last.dts
 		p.lastDur = last.dur
 	}
-	endNS := ticksToNS(endRel, p.clock)
+	endNS := boundaryNS
+	if final {
+		endNS = p.presentationEndNS(r.run.frag.startNS)
+	}
 
 	number := r.st.allocNumber()
 	if ru.id == 0 {
 		ru.id = number
 	}
 	part := fmp4.Part{SequenceNumber: uint32(number)}
-	var primaryTicks int64
 	remaining := 0
 	for _, t := range ru.tracks {
 		if t == nil || len(t.samples) == 0 {
@@ -52,9 +55,6 @@ func (r *recorder) cut(endRel int64, final bool) {
 				d := s.dur
 				if d < 0 {
 					d = t.defaultDur()
-				}
-				if t == p {
-					primaryTicks += d
 				}
 				pt.Samples = append(pt.Samples, &fmp4.Sample{
 					Duration: clampDur(d), PTSOffset: s.ptsOff, IsNonSyncSample: !s.key, Payload: s.payload,
@@ -79,7 +79,7 @@ func (r *recorder) cut(endRel int64, final bool) {
 	f, err := r.w.append(&built{
 		hdr: chunk.FragmentHeader{
 			Number: number, Run: ru.id, ProducerTime: frag.ntp, ServerTime: frag.serverTime,
-			Duration: time.Duration(ticksToNS(primaryTicks, p.clock)), Keyframe: frag.key,
+			Duration: time.Duration(endNS - frag.startNS), Keyframe: frag.key,
 		},
 		payload:   buf.Bytes(),
 		init:      ru.init,
@@ -105,4 +105,19 @@ func (st *stream) allocNumber() uint64 {
 	n := max(st.next, 1)
 	st.next = n + 1
 	return n
+}
+
+// presentationEndNS is the run media time at which the track's buffered
+// samples stop being shown: the latest presentation time plus that sample's
+// duration, and never before from.
+func (t *track) presentationEndNS(from int64) int64 {
+	end := from
+	for _, s := range t.samples {
+		d := s.dur
+		if d < 0 {
+			d = t.defaultDur()
+		}
+		end = max(end, ticksToNS(s.dts+int64(s.ptsOff)+d, t.clock))
+	}
+	return end
 }

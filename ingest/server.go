@@ -274,7 +274,9 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 		return &base.Response{StatusCode: base.StatusBadRequest}, errors.New("record without announce")
 	}
 	sel := ps.sel.restrict(ctx.Session.SetuppedMedias())
-	pipe, err := newPipeline(sel, ps.st.hub, ps.st.status, ps.warn, ctx.Session, h.m.now)
+	clock := newSRClock(ctx.Session)
+	ctx.Session.OnPacketRTCPAny(clock.onRTCP)
+	pipe, err := newPipeline(sel, ps.st.hub, ps.st.status, ps.warn, clock, h.m.now)
 	if err != nil {
 		ps.st.log.Warn("record refused", "error", err)
 		ps.st.status.setError(err)

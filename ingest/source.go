@@ -86,7 +86,9 @@ func (s *rtspSource) Run(ctx context.Context) error {
 			return s.fail(ctx, "setup", err)
 		}
 	}
-	pipe, err = newPipeline(sel, s.hub, s.status, warn, c, s.now)
+	clock := newSRClock(c)
+	c.OnPacketRTCPAny(clock.onRTCP)
+	pipe, err = newPipeline(sel, s.hub, s.status, warn, clock, s.now)
 	if err != nil {
 		return err
 	}

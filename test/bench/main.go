@@ -167,6 +167,7 @@ func measure(bin string, n int, aus []au, warm, dur time.Duration) (result, erro
 	r.idleRSS = rssMiB(cmd.Process.Pid)
 
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var wg sync.WaitGroup
 	var connected, failed atomic.Int64
 	for i := 0; i < n; i++ {
@@ -188,6 +189,8 @@ func measure(bin string, n int, aus []au, warm, dur time.Duration) (result, erro
 	}
 	h0, err := scrape(addrs["http"])
 	if err != nil {
+		cancel()
+		wg.Wait()
 		return r, err
 	}
 	c0 := cpuTicks(cmd.Process.Pid)
