@@ -228,6 +228,11 @@ func (r *recorder) write(u *media.Unit) {
 	if t == ru.primary && !ru.frag.open {
 		ru.frag = fragState{open: true, startNS: boundaryNS, serverTime: ru.anchor.at(boundaryNS), ntp: u.NTP, key: key,
 			bytes: ru.frag.bytes}
+	} else if t == ru.primary && ru.frag.ntp.IsZero() && !u.NTP.IsZero() {
+		// The producer's clock became known mid-fragment (its first sender
+		// report raced the first packets): date the fragment's start from it.
+		ptsNS := ticksToNS(u.PTS-t.startTicks, t.clock)
+		ru.frag.ntp = u.NTP.Add(-time.Duration(ptsNS - ru.frag.startNS))
 	}
 	ru.frag.bytes += len(payload)
 }

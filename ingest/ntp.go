@@ -10,14 +10,18 @@ import (
 )
 
 // srClock gives packets their producer (NTP) time from RTCP sender reports.
-// gortsplib maps a report to a format by the sender's SSRC, which it learns
-// from the first RTP packet; a report that arrives before any RTP packet is
-// dropped. ffmpeg sends its first report exactly then and the next one only
-// about 5 s later, so without this the first seconds of every ffmpeg
-// publisher would have no producer time. srClock keeps every report and
-// matches it to packets by SSRC itself.
+// It does not use gortsplib's mapping, for two reasons:
+//   - gortsplib maps a report to a format by the sender's SSRC, which it
+//     learns from the first RTP packet, so a report that arrives before any
+//     RTP packet is dropped. ffmpeg sends its first report exactly then and
+//     the next about 5 s later.
+//   - gortsplib (v4.16) reads the 32-bit NTP fraction as nanoseconds, but
+//     RFC 3550 (and ffmpeg, and cameras) use units of 2^-32 s, so times from
+//     standard senders come out up to 3.3 s wrong. gortsplib's own senders
+//     write nanoseconds; ntpTime accepts both.
 type srClock struct {
 	packetTimer
+	now     func() time.Time
 	mu      sync.Mutex
 	reports map[*description.Media]senderReport
 }
@@ -28,8 +32,8 @@ type senderReport struct {
 	rtp  uint32
 }
 
-func newSRClock(t packetTimer) *srClock {
-	return &srClock{packetTimer: t, reports: map[*description.Media]senderReport{}}
+func newSRClock(t packetTimer, now func() time.Time) *srClock {
+	return &srClock{packetTimer: t, now: now, reports: map[*description.Media]senderReport{}}
 }
 
 // onRTCP is installed with OnPacketRTCPAny.
@@ -39,16 +43,12 @@ func (c *srClock) onRTCP(medi *description.Media, pkt rtcp.Packet) {
 		return
 	}
 	c.mu.Lock()
-	c.reports[medi] = senderReport{ssrc: sr.SSRC, ntp: ntpTime(sr.NTPTime), rtp: sr.RTPTime}
+	c.reports[medi] = senderReport{ssrc: sr.SSRC, ntp: ntpTime(sr.NTPTime, c.now()), rtp: sr.RTPTime}
 	c.mu.Unlock()
 }
 
-// PacketNTP returns gortsplib's answer when it has one, else the time from
-// the latest report of the packet's sender.
+// PacketNTP returns the packet's time from the latest report of its sender.
 func (c *srClock) PacketNTP(medi *description.Media, pkt *rtp.Packet) (time.Time, bool) {
-	if t, ok := c.packetTimer.PacketNTP(medi, pkt); ok {
-		return t, true
-	}
 	c.mu.Lock()
 	r, ok := c.reports[medi]
 	c.mu.Unlock()
@@ -68,11 +68,21 @@ func (c *srClock) PacketNTP(medi *description.Media, pkt *rtp.Packet) (time.Time
 	return r.ntp.Add(time.Duration(d * int64(time.Second) / int64(rate))), true
 }
 
-// ntpTime converts a 64-bit NTP timestamp (seconds since 1900 and a binary
-// fraction) to a time.
-func ntpTime(v uint64) time.Time {
+// ntpTime converts a 64-bit NTP timestamp (seconds since 1900, then a
+// binary fraction of a second) to a time. A fraction below 10^9 may be
+// gortsplib's nanoseconds instead; then the reading closer to the arrival
+// time recv wins.
+func ntpTime(v uint64, recv time.Time) time.Time {
 	const unixFrom1900 = 2208988800
 	sec := int64(v>>32) - unixFrom1900
-	frac := (v & 0xffffffff) * 1e9 >> 32
-	return time.Unix(sec, int64(frac)).UTC()
+	frac := v & 0xffffffff
+	std := time.Unix(sec, int64(frac*1e9>>32)).UTC()
+	if frac >= 1e9 {
+		return std
+	}
+	ns := time.Unix(sec, int64(frac)).UTC()
+	if ns.Sub(recv).Abs() < std.Sub(recv).Abs() {
+		return ns
+	}
+	return std
 }

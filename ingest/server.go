@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ func (m *Manager) Start() error {
 		Handler:     &rtspHandler{m: m},
 		RTSPAddress: m.cfg.RTSPAddress,
 		ReadTimeout: m.cfg.ReadTimeout,
+		// One socket receives RTP from every UDP publisher: a keyframe burst
+		// of a few cameras overflows the default buffer (about 200 KiB).
+		// The kernel caps this at net.core.rmem_max.
+		UDPReadBufferSize: udpReadBuffer(),
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := net.Listen(network, address)
 			tcpLn = ln
@@ -52,6 +57,21 @@ func (m *Manager) Start() error {
 	m.rtspAddr = tcpLn.Addr().String()
 	m.log.Info("rtsp listening on "+m.rtspAddr, "udp", m.cfg.UDP, "udp_rtp", srv.UDPRTPAddress)
 	return nil
+}
+
+// udpReadBuffer is the receive buffer to ask for the shared RTP socket:
+// 8 MiB, or the kernel's limit (net.core.rmem_max) when that is lower, since
+// gortsplib refuses a buffer smaller than it asked for. 0 keeps the default.
+func udpReadBuffer() int {
+	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		return 0
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || limit <= 0 {
+		return 0
+	}
+	return min(8<<20, limit)
 }
 
 // RTSPAddr is the RTSP server's actual listen address, after Start.
@@ -274,7 +294,7 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 		return &base.Response{StatusCode: base.StatusBadRequest}, errors.New("record without announce")
 	}
 	sel := ps.sel.restrict(ctx.Session.SetuppedMedias())
-	clock := newSRClock(ctx.Session)
+	clock := newSRClock(ctx.Session, time.Now)
 	ctx.Session.OnPacketRTCPAny(clock.onRTCP)
 	pipe, err := newPipeline(sel, ps.st.hub, ps.st.status, ps.warn, clock, h.m.now)
 	if err != nil {

@@ -86,7 +86,7 @@ func (s *rtspSource) Run(ctx context.Context) error {
 			return s.fail(ctx, "setup", err)
 		}
 	}
-	clock := newSRClock(c)
+	clock := newSRClock(c, time.Now)
 	c.OnPacketRTCPAny(clock.onRTCP)
 	pipe, err = newPipeline(sel, s.hub, s.status, warn, clock, s.now)
 	if err != nil {

@@ -25,7 +25,9 @@ func ValidateName(name string) error {
 	if len(name) > MaxNameLen {
 		return fmt.Errorf("%w: longer than %d characters", ErrInvalidName, MaxNameLen)
 	}
-	if name == "." || name == ".." {
+	// index.db is the recordings index, which shares its directory with the
+	// streams' directories.
+	if name == "." || name == ".." || name == "index.db" {
 		return fmt.Errorf("%w: %q is reserved", ErrInvalidName, name)
 	}
 	for i := 0; i < len(name); i++ {

@@ -16,7 +16,7 @@ func TestValidateName(t *testing.T) {
 	}{
 		{"cam1", true}, {"Front_Door.2-b", true}, {strings.Repeat("a", 128), true},
 		{"", false}, {".", false}, {"..", false}, {"a/b", false}, {"a\\b", false},
-		{"%2e%2e", false}, {strings.Repeat("a", 129), false}, {"caméra", false}, {"a b", false}, {"a\x00", false},
+		{"%2e%2e", false}, {"index.db", false}, {strings.Repeat("a", 129), false}, {"caméra", false}, {"a b", false}, {"a\x00", false},
 	}
 	for _, c := range cases {
 		err := ValidateName(c.name)

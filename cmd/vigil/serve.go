@@ -169,7 +169,6 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 	if err := a.ingest.Start(); err != nil {
 		return a, err
 	}
-	log.Info("rtsp listening on " + a.ingest.RTSPAddr())
 
 	a.web = web.New(web.Config{
 		Address:          cfg.HTTP,

@@ -137,7 +137,7 @@ type result struct {
 	frags                       int64
 }
 
-var listenRE = regexp.MustCompile(`(http|rtsp) listening on (\S+?)"?$`)
+var listenRE = regexp.MustCompile(`msg="(http|rtsp) listening on ([^"\s]+)"`)
 
 func measure(bin string, n int, aus []au, warm, dur time.Duration) (result, error) {
 	var r result
