@@ -229,6 +229,16 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 	name := strings.Trim(ctx.Path, "/")
 	log := h.m.log.With("stream", name, "remote", ctx.Conn.NetConn().RemoteAddr())
 
+	// The codecs are checked before Authorize, which may create the stream:
+	// a publisher that cannot be recorded changes nothing.
+	sel, err := selectMedias(ctx.Description.Medias)
+	if err != nil {
+		log.Warn("publish refused: " + err.Error())
+		if st := h.m.lookup(name); st != nil {
+			st.status.setError(err)
+		}
+		return &base.Response{StatusCode: base.StatusUnsupportedMediaType}, err
+	}
 	if err := h.m.cfg.Authorize(name); err != nil {
 		log.Warn("publish refused", "error", err)
 		return &base.Response{StatusCode: authStatus(err)}, fmt.Errorf("publish %q: %w", name, err)
@@ -236,12 +246,6 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 	st := h.m.stream(name)
 	if st == nil {
 		return &base.Response{StatusCode: base.StatusServiceUnavailable}, errors.New("ingest is shutting down")
-	}
-	sel, err := selectMedias(ctx.Description.Medias)
-	if err != nil {
-		st.log.Warn("publish refused: "+err.Error(), "remote", ctx.Conn.NetConn().RemoteAddr())
-		st.status.setError(err)
-		return &base.Response{StatusCode: base.StatusUnsupportedMediaType}, err
 	}
 
 	h.m.mu.Lock()

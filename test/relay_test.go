@@ -3,6 +3,7 @@ package test
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
@@ -18,6 +19,7 @@ type relay struct {
 	mu        sync.Mutex
 	stream    *gortsplib.ServerStream
 	publisher *gortsplib.ServerSession
+	readyAt   time.Time // when the current publisher announced
 }
 
 func startRelay(t *testing.T, addr string) *relay {
@@ -33,6 +35,13 @@ func startRelay(t *testing.T, addr string) *relay {
 
 // Close stops the relay and drops every connection.
 func (r *relay) Close() { r.srv.Close() }
+
+// ReadyAt is when the current publisher announced its stream.
+func (r *relay) ReadyAt() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.readyAt
+}
 
 // Ready reports whether a publisher is feeding the relay.
 func (r *relay) Ready() bool {
@@ -69,7 +78,7 @@ func (r *relay) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Res
 	if err := st.Initialize(); err != nil {
 		return &base.Response{StatusCode: base.StatusBadRequest}, err
 	}
-	r.stream, r.publisher = st, ctx.Session
+	r.stream, r.publisher, r.readyAt = st, ctx.Session, time.Now()
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
