@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,9 @@ func TestGarbageKeepsServerRunning(t *testing.T) {
 		rtspExchange(t, addr, junk)
 	}
 
+	// A refused publisher records its error on a stream that exists, and
+	// creates none.
+	tm.Hub("mj")
 	// Malformed or refused requests get a proper status.
 	for _, c := range []struct {
 		what, req, want string
@@ -173,6 +177,12 @@ func TestGarbageKeepsServerRunning(t *testing.T) {
 	}
 	if st := tm.Status("mj"); !strings.Contains(st.LastError, "unsupported codec: M-JPEG") {
 		t.Errorf("status after an unsupported ANNOUNCE: %+v", st)
+	}
+	if got := rtspExchange(t, addr, announce(addr, "newmj", mjpegSDP)); !strings.HasPrefix(got, "RTSP/1.0 415") {
+		t.Errorf("unsupported codec on a new name: got %q", firstLine(got))
+	}
+	if slices.Contains(tm.Streams(), "newmj") {
+		t.Errorf("a refused publisher created its stream")
 	}
 
 	// Publishers sending nonsense, and a second publisher on their stream.
@@ -254,6 +264,7 @@ func TestUnsupportedCodecRefusedWhileOtherStreamFlows(t *testing.T) {
 	waitFor(t, 20*time.Second, "the good stream to flow", func() bool { return tm.sinkUnits("good") >= 25 })
 
 	for _, c := range []struct{ name, codec string }{{"mjpeg", "M-JPEG"}, {"mp4v", "MPEG-4 Video"}} {
+		tm.Hub(c.name) // the stream exists, so its status shows the refusal
 		args := []string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "1"}
 		if c.name == "mjpeg" {
 			args = append(args, "-c:v", "mjpeg", "-pix_fmt", "yuvj420p")
