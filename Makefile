@@ -37,7 +37,7 @@ lint:
 
 ## bench: benchmarks that print figures (see docs/PERFORMANCE.md)
 bench: deps build
-	go test -run '^$$' -bench . -benchtime 2x ./chunk/ ./fragments/ ./ingest/
+	go test -run '^$$' -bench . ./fragments/ ./ingest/
 	go run ./test/bench $(BENCHARGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s)

@@ -92,9 +92,9 @@ func loadClip() ([]au, error) {
 	if err != nil {
 		return nil, err
 	}
-	var nalus h264.AnnexB
-	if err := nalus.Unmarshal(raw); err != nil {
-		return nil, fmt.Errorf("parse clip: %w", err)
+	nalus := splitAnnexB(raw)
+	if len(nalus) == 0 {
+		return nil, fmt.Errorf("parse clip: no NAL units in %s", p)
 	}
 	forma := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
 	enc, err := forma.CreateEncoder()
@@ -130,6 +130,32 @@ func loadClip() ([]au, error) {
 		cur = append(cur, n)
 	}
 	return out, flush()
+}
+
+// splitAnnexB splits an H.264 Annex-B byte stream on its start codes.
+func splitAnnexB(b []byte) [][]byte {
+	var out [][]byte
+	start := -1
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] != 0 || b[i+1] != 0 || b[i+2] != 1 {
+			continue
+		}
+		if start >= 0 {
+			end := i
+			if end > start && b[end-1] == 0 { // four-byte start code
+				end--
+			}
+			if end > start {
+				out = append(out, b[start:end])
+			}
+		}
+		start = i + 3
+		i += 2
+	}
+	if start >= 0 && start < len(b) {
+		out = append(out, b[start:])
+	}
+	return out
 }
 
 type result struct {
