@@ -85,19 +85,12 @@ func (r *recorder) Write(u *media.Unit) {
 }
 
 // End flushes the buffered media as a last fragment.
-func (r *recorder) End() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	r.finishRun()
-	r.w.close()
-	r.run = nil
-}
+func (r *recorder) End() { r.finish(false) }
 
 // shutdown is End for Store.Close; the recorder drops everything after it.
-func (r *recorder) shutdown() {
+func (r *recorder) shutdown() { r.finish(true) }
+
+func (r *recorder) finish(closing bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -106,7 +99,7 @@ func (r *recorder) shutdown() {
 	r.finishRun()
 	r.w.close()
 	r.run = nil
-	r.closed = true
+	r.closed = closing
 }
 
 func (r *recorder) drop() {
