@@ -3,6 +3,7 @@ package fragments
 import (
 	"fmt"
 	"os"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -50,6 +51,7 @@ func (s *Store) Purge(name string) error {
 	if err != nil {
 		return fmt.Errorf("fragments: purge %s: %w", name, err)
 	}
+	st.spans.trim(time.Time{})
 	files := make([]*file, len(ids))
 	for i, id := range ids {
 		files[i] = &file{id: id}

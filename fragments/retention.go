@@ -91,6 +91,7 @@ func (s *Store) deleteFiles(st *stream, victims []*file, why string) {
 		batch := victims[:min(len(victims), deleteBatch)]
 		victims = victims[len(batch):]
 		var frags int
+		var oldest time.Time
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			frags = 0
 			b, err := streamBucket(tx, st.name, true)
@@ -107,6 +108,7 @@ func (s *Store) deleteFiles(st *stream, victims []*file, why string) {
 					return err
 				}
 			}
+			oldest = oldestStart(b)
 			return nil
 		})
 		if err != nil {
@@ -114,6 +116,7 @@ func (s *Store) deleteFiles(st *stream, victims []*file, why string) {
 			st.restore(batch)
 			return
 		}
+		st.spans.trim(oldest)
 		var bytes int64
 		for _, f := range batch {
 			if err := os.Remove(st.path(f.id)); err != nil && !os.IsNotExist(err) {

@@ -52,6 +52,8 @@ type stream struct {
 	retention Retention
 	rec       *recorder // nil until Recorder is called
 
+	spans spanIndex // the stream's recorded spans; has its own lock
+
 	bytesWritten     atomic.Int64
 	fragmentsWritten atomic.Uint64
 	unitsDropped     atomic.Uint64

@@ -97,7 +97,9 @@ func (w *chunkWriter) append(b *built) (Fragment, error) {
 	st.mu.Unlock()
 	st.bytesWritten.Add(int64(len(b.payload)))
 	st.fragmentsWritten.Add(1)
-	return toFragment(v), nil
+	f := toFragment(v)
+	st.spans.add(f)
+	return f, nil
 }
 
 // create starts a chunk file named after the fragment's number, with the
