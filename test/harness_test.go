@@ -58,6 +58,7 @@ type vigil struct {
 	data     string
 	HTTP     string // host:port
 	RTSP     string // host:port
+	NATS     string // host:port of the embedded NATS server
 	mu       sync.Mutex
 	logs     strings.Builder
 	exited   chan struct{}
@@ -65,7 +66,7 @@ type vigil struct {
 	extraArg []string
 }
 
-var listenRE = regexp.MustCompile(`msg="(http|rtsp) listening on ([^"\s]+)"`)
+var listenRE = regexp.MustCompile(`msg="(http|rtsp|nats) listening on ([^"\s]+)"`)
 
 // startVigil starts vigil on loopback with free ports and the given data
 // directory and extra flags, and waits until it has logged its addresses.
@@ -102,10 +103,13 @@ func startVigil(t *testing.T, data string, args ...string) *vigil {
 	for v.HTTP == "" || v.RTSP == "" {
 		select {
 		case a := <-addrs:
-			if a[0] == "http" {
+			switch a[0] {
+			case "http":
 				v.HTTP = a[1]
-			} else {
+			case "rtsp":
 				v.RTSP = a[1]
+			case "nats":
+				v.NATS = a[1]
 			}
 		case <-v.exited:
 			t.Fatalf("vigil exited during start: %v\n%s", v.exitErr, v.Logs())

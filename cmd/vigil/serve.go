@@ -6,13 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"vigil/config"
+	"vigil/events"
 	"vigil/fragments"
 	"vigil/ingest"
 	"vigil/streams"
@@ -104,9 +107,11 @@ func serve(args []string) error {
 type app struct {
 	log      *slog.Logger
 	registry *streams.Registry
+	bus      *events.Bus
 	store    *fragments.Store
 	ingest   *ingest.Manager
 	web      *web.Server
+	baseURL  atomic.Value // string: this node's HTTP base URL, once listening
 }
 
 func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
@@ -130,18 +135,31 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		}
 	}
 
+	a.bus, err = events.Start(events.Config{
+		Listen:   cfg.NATS,
+		StoreDir: filepath.Join(cfg.Data, "nats"),
+		URL:      cfg.NATSURL,
+		Logger:   log,
+	})
+	if err != nil {
+		return a, err
+	}
+	if cfg.NATSURL == "" {
+		log.Info("nats listening on " + a.bus.Addr())
+	} else {
+		log.Info("nats connected to " + a.bus.Addr())
+	}
+
 	reg, indexLatency := newMetrics()
 	a.store, err = fragments.Open(fragments.Config{
-		Dir:            filepath.Join(cfg.Data, "recordings"),
-		FragmentTarget: cfg.Storage.FragmentTarget,
-		ChunkMaxAge:    cfg.Storage.ChunkMaxAge,
-		ChunkMaxBytes:  int64(cfg.Storage.ChunkMaxBytes),
-		Fsync:          cfg.Storage.Fsync,
-		FreeReserve:    int64(cfg.Storage.FreeReserve),
-		RetentionEvery: cfg.Storage.RetentionEvery,
-		OnFragment: func(stream string, f fragments.Fragment) {
-			log.Debug("fragment ready", "component", "fragments", "stream", stream, "number", f.Number, "duration", f.Duration)
-		},
+		Dir:                 filepath.Join(cfg.Data, "recordings"),
+		FragmentTarget:      cfg.Storage.FragmentTarget,
+		ChunkMaxAge:         cfg.Storage.ChunkMaxAge,
+		ChunkMaxBytes:       int64(cfg.Storage.ChunkMaxBytes),
+		Fsync:               cfg.Storage.Fsync,
+		FreeReserve:         int64(cfg.Storage.FreeReserve),
+		RetentionEvery:      cfg.Storage.RetentionEvery,
+		OnFragment:          a.fragmentReady,
 		ObserveIndexLatency: func(d time.Duration) { indexLatency.Observe(d.Seconds()) },
 		Logger:              log,
 	})
@@ -166,10 +184,6 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		s := s
 		a.applyChange(streams.Change{New: &s})
 	}
-	if err := a.ingest.Start(); err != nil {
-		return a, err
-	}
-
 	a.web = web.New(web.Config{
 		Address:          cfg.HTTP,
 		Registry:         a.registry,
@@ -185,8 +199,10 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		return a, err
 	}
 	log.Info("http listening on " + a.web.Addr())
-	if cfg.NATSURL != "" {
-		log.Info("nats: events are not published yet; --nats-url is accepted for forward compatibility", "url", cfg.NATSURL)
+	a.baseURL.Store(baseURL(a.web.Addr()))
+	// Media comes in last, once everything it flows to is up.
+	if err := a.ingest.Start(); err != nil {
+		return a, err
 	}
 	log.Info("vigil started", "version", version, "data", cfg.Data, "streams", len(a.registry.List()), "startup", time.Since(t0).Round(time.Millisecond))
 	return a, nil
@@ -205,6 +221,9 @@ func (a *app) close() {
 		if err := a.store.Close(); err != nil {
 			a.log.Error("closing the store", "err", err)
 		}
+	}
+	if a.bus != nil {
+		a.bus.Close()
 	}
 	if a.registry != nil {
 		a.registry.Close()
@@ -253,4 +272,38 @@ func configStream(cs config.Stream, defRet streams.Retention) streams.Stream {
 		s.Detect = streams.Detect{Enabled: cs.Detect.Enabled, FPS: cs.Detect.FPS, Collections: cs.Detect.Collections}
 	}
 	return s
+}
+
+// fragmentReady publishes a fragment-ready notice on NATS, for detection
+// workers on this or another node.
+func (a *app) fragmentReady(stream string, f fragments.Fragment) {
+	base, _ := a.baseURL.Load().(string)
+	n := events.FragmentNotice{
+		Stream: stream, Number: f.Number, Run: f.Run, ServerTime: f.ServerTime.UTC(),
+		DurationMS: float64(f.Duration) / float64(time.Millisecond), SizeBytes: f.Size,
+		URL: fmt.Sprintf("%s/api/v1/streams/%s/fragments/%d", base, stream, f.Number),
+	}
+	if !f.ProducerTime.IsZero() {
+		t := f.ProducerTime.UTC()
+		n.ProducerTime = &t
+	}
+	if err := a.bus.PublishFragment(n); err != nil {
+		// Summarised: a NATS outage would otherwise log every fragment.
+		if d := a.bus.DroppedNotices(); d&(d-1) == 0 {
+			a.log.Warn("fragment notices not published", "component", "events", "dropped", d, "err", err)
+		}
+	}
+}
+
+// baseURL is the URL other nodes reach this node's HTTP server at, from its
+// listen address (an unspecified host becomes loopback).
+func baseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
