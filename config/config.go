@@ -28,10 +28,17 @@ type Config struct {
 	NATS string `yaml:"nats"`
 	// NATSURL points at an existing NATS cluster instead of the embedded server. Default "".
 	NATSURL string   `yaml:"nats_url"`
+	Events  Events   `yaml:"events"`
 	RTSP    RTSP     `yaml:"rtsp"`
 	Storage Storage  `yaml:"storage"`
 	Log     Log      `yaml:"log"`
 	Streams []Stream `yaml:"streams"`
+}
+
+// Events configures the event streams on NATS JetStream.
+type Events struct {
+	// MaxAge is how long VIGIL_EVENTS keeps events. Default 168h.
+	MaxAge time.Duration `yaml:"max_age"`
 }
 
 // RTSP configures the RTSP server and pull sources.
@@ -104,9 +111,10 @@ type Log struct {
 // Default returns the built-in configuration.
 func Default() Config {
 	return Config{
-		Data: "./data",
-		HTTP: ":8080",
-		NATS: "127.0.0.1:4222",
+		Data:   "./data",
+		HTTP:   ":8080",
+		NATS:   "127.0.0.1:4222",
+		Events: Events{MaxAge: 168 * time.Hour},
 		RTSP: RTSP{
 			Address:        ":8554",
 			UDP:            true,
@@ -218,6 +226,9 @@ func (c Config) Validate() error {
 	}
 	if c.Storage.FragmentTarget < 100*time.Millisecond {
 		errs = append(errs, "storage.fragment_target: must be at least 100ms")
+	}
+	if c.Events.MaxAge < time.Minute {
+		errs = append(errs, "events.max_age: must be at least 1m")
 	}
 	if c.Storage.HubQueue < 16 {
 		errs = append(errs, "storage.hub_queue: must be at least 16")

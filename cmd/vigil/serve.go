@@ -136,10 +136,11 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 	}
 
 	a.bus, err = events.Start(events.Config{
-		Listen:   cfg.NATS,
-		StoreDir: filepath.Join(cfg.Data, "nats"),
-		URL:      cfg.NATSURL,
-		Logger:   log,
+		Listen:       cfg.NATS,
+		StoreDir:     filepath.Join(cfg.Data, "nats"),
+		URL:          cfg.NATSURL,
+		EventsMaxAge: cfg.Events.MaxAge,
+		Logger:       log,
 	})
 	if err != nil {
 		return a, err
