@@ -40,9 +40,21 @@ type run struct {
 	started bool // the first keyframe arrived
 	broken  bool // no init segment could be built: drop until the next Begin
 	anchor  anchor
+	prevEnd time.Time // server time the previous fragment of the run ends
 	lastNS  int64 // run media time of the latest primary unit
 	frag    fragState
 	dropped uint64
+}
+
+// serverTime is the server time of run media time ns, never before the end
+// of the run's previous fragment: when the anchor moves earlier, fragments
+// still abut instead of overlapping.
+func (ru *run) serverTime(ns int64) time.Time {
+	t := ru.anchor.at(ns)
+	if t.Before(ru.prevEnd) {
+		return ru.prevEnd
+	}
+	return t
 }
 
 // fragState describes the fragment being buffered.
@@ -219,7 +231,7 @@ func (r *recorder) write(u *media.Unit) {
 	t.samples = append(t.samples, pending{dts: rel, dur: -1, ptsOff: clampOffset(u.PTS - u.DTS), key: key, payload: payload})
 	t.lastDTS, t.seen = u.DTS, true
 	if t == ru.primary && !ru.frag.open {
-		ru.frag = fragState{open: true, startNS: boundaryNS, serverTime: ru.anchor.at(boundaryNS), ntp: u.NTP, key: key,
+		ru.frag = fragState{open: true, startNS: boundaryNS, ntp: u.NTP, key: key,
 			bytes: ru.frag.bytes}
 	} else if t == ru.primary && ru.frag.ntp.IsZero() && !u.NTP.IsZero() {
 		// The producer's clock became known mid-fragment (its first sender

@@ -68,6 +68,9 @@ func (r *recorder) cut(endRel, boundaryNS int64, final bool) {
 		}
 	}
 	frag := ru.frag
+	// Dated at the cut, not when it opened: by now the anchor has seen the
+	// fragment's units and corrected a late start.
+	frag.serverTime = ru.serverTime(frag.startNS)
 	ru.frag = fragState{bytes: remaining}
 
 	var buf seekablebuffer.Buffer
@@ -90,6 +93,7 @@ func (r *recorder) cut(endRel, boundaryNS int64, final bool) {
 		r.log.Warn("fragment lost", "number", number, "err", err)
 		return
 	}
+	ru.prevEnd = f.ServerTime.Add(f.Duration)
 	if obs := r.s.cfg.ObserveIndexLatency; obs != nil {
 		obs(time.Since(closed))
 	}

@@ -169,7 +169,15 @@ func TestAnchor(t *testing.T) {
 		{"on time", 1e9, t0.Add(time.Second), false, t0.Add(time.Second)},
 		{"late within bound", 2e9, t0.Add(2*time.Second + 400*time.Millisecond), false, t0.Add(2 * time.Second)},
 		{"early within bound", 3e9, t0.Add(3*time.Second - 500*time.Millisecond), false, t0.Add(3 * time.Second)},
-		{"late beyond bound", 4e9, t0.Add(4*time.Second + 600*time.Millisecond), true, t0.Add(4*time.Second + 600*time.Millisecond)},
+		// One late unit (a stall) moves nothing, however late.
+		{"one unit very late", 4e9, t0.Add(4*time.Second + 3*time.Second), false, t0.Add(4 * time.Second)},
+		{"back on time", 5e9, t0.Add(5 * time.Second), false, t0.Add(5 * time.Second)},
+		// Early beyond the bound: the anchor came from a delayed unit.
+		{"early beyond bound", 6e9, t0.Add(6*time.Second - 600*time.Millisecond), true, t0.Add(6*time.Second - 600*time.Millisecond)},
+		// Late by 0.7 s or more for a whole window: the clocks drifted.
+		{"late", 8e9, t0.Add(8*time.Second + 100*time.Millisecond), false, t0.Add(8*time.Second - 600*time.Millisecond)},
+		{"late, window not over", 12e9, t0.Add(12*time.Second + 200*time.Millisecond), false, t0.Add(12*time.Second - 600*time.Millisecond)},
+		{"late for the whole window", 16e9, t0.Add(16*time.Second + 300*time.Millisecond), true, t0.Add(16*time.Second + 100*time.Millisecond)},
 	}
 	var a anchor
 	if !a.observe(0, t0) {
@@ -226,5 +234,38 @@ func TestSecondaryClockJump(t *testing.T) {
 	}
 	if want := time.Duration(m.videoFrames) * m.frameDur; total != want {
 		t.Fatalf("stored %v of %v", total, want)
+	}
+}
+
+// Arrival delays (a late first unit, a stall and the burst after it) do not
+// move fragments' server times: they abut, never overlap, and follow the
+// media clock from the true start.
+func TestServerTimesUnderDelays(t *testing.T) {
+	m := loadMedia(t, mediaSpec{"h264", "", 12})
+	s := openStore(t, testConfig(t.TempDir(), &fakeClock{t: wallBase}, &notices{}))
+	delayed := &testMedia{tracks: m.tracks, units: slices.Clone(m.units)}
+	start := m.units[0].Recv
+	for i := range delayed.units {
+		u := &delayed.units[i]
+		off := u.Recv.Sub(start)
+		switch {
+		case i == 0:
+			u.Recv = u.Recv.Add(2 * time.Second) // the first unit waited in a queue
+		case off > 5*time.Second && off < 6*time.Second:
+			u.Recv = start.Add(6*time.Second + 2*time.Second) // a stall, then a burst
+		}
+	}
+	feed(s.Recorder("cam"), delayed)
+	frags := allFragments(t, s, "cam")
+	if len(frags) < 4 {
+		t.Fatalf("%d fragments", len(frags))
+	}
+	// Within the first frame's presentation offset (B-frames), not 2 s late.
+	within(t, "first fragment", frags[0].ServerTime, start, 100*time.Millisecond)
+	for i := 1; i < len(frags); i++ {
+		prevEnd := frags[i-1].ServerTime.Add(frags[i-1].Duration)
+		if d := frags[i].ServerTime.Sub(prevEnd); d < 0 || d > time.Millisecond {
+			t.Errorf("fragment %d starts %v after fragment %d ends", frags[i].Number, d, frags[i-1].Number)
+		}
 	}
 }

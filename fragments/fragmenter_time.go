@@ -7,8 +7,11 @@ import (
 
 const (
 	// reanchorAfter is how far the server-time anchor may drift from unit
-	// arrival before it is reset.
+	// arrival before it is moved.
 	reanchorAfter = 500 * time.Millisecond
+	// driftWindow is how long (in media time) every unit must arrive late
+	// before the anchor moves later.
+	driftWindow = 10 * time.Second
 	// maxJump is the largest DTS step taken as continuous; a larger jump
 	// either way is a timeline reset and starts a new run.
 	maxJump = 10 * time.Second
@@ -46,24 +49,41 @@ func clampDur(d int64) uint32 {
 
 // anchor maps a run's media time to server time: the arrival of the unit
 // that set it, plus the media time elapsed since.
+//
+// Network, queueing and CPU delays only ever make a unit arrive late, so a
+// single late unit says nothing about the clock: the anchor moves later
+// only when every unit for driftWindow arrived more than reanchorAfter
+// late (the camera's clock drifted or jumped), and then by the smallest
+// lateness seen. A unit arriving more than reanchorAfter early shows the
+// anchor itself was set from a delayed unit; it moves earlier at once.
 type anchor struct {
 	recv time.Time
 	ns   int64 // run media time of that unit
 	set  bool
+
+	lateMin  time.Duration // smallest lateness since lateFrom
+	lateFrom int64         // run media time the window started
 }
 
 // at is the server time of run media time ns.
 func (a *anchor) at(ns int64) time.Time { return a.recv.Add(time.Duration(ns - a.ns)) }
 
-// observe re-anchors when the unit arriving at recv with media time ns
-// drifts more than reanchorAfter from what the anchor predicts. It reports
-// whether it moved.
+// observe takes the arrival at recv of the unit with media time ns and
+// reports whether the anchor moved.
 func (a *anchor) observe(ns int64, recv time.Time) bool {
-	if a.set {
-		if d := recv.Sub(a.at(ns)); d <= reanchorAfter && d >= -reanchorAfter {
-			return false
-		}
+	d := recv.Sub(a.at(ns))
+	if !a.set || d < -reanchorAfter {
+		*a = anchor{recv: recv, ns: ns, set: true, lateMin: math.MaxInt64, lateFrom: ns}
+		return true
 	}
-	*a = anchor{recv: recv, ns: ns, set: true}
-	return true
+	a.lateMin = min(a.lateMin, d)
+	if time.Duration(ns-a.lateFrom) < driftWindow {
+		return false
+	}
+	moved := a.lateMin > reanchorAfter
+	if moved {
+		a.recv = a.recv.Add(a.lateMin)
+	}
+	a.lateMin, a.lateFrom = math.MaxInt64, ns
+	return moved
 }
