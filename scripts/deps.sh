@@ -11,9 +11,14 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 
 # Build and run: a C compiler for cgo and Go itself are expected on the machine.
 for p in ca-certificates pkg-config; do have_pkg "$p" || need+=("$p"); done
+# OpenCV (through gocv) decodes frames for still images.
+for p in libopencv-dev opencv-data; do have_pkg "$p" || need+=("$p"); done
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-  # Test peers: ffmpeg/ffprobe act as cameras and as judges.
-  for p in ffmpeg; do have_pkg "$p" || need+=("$p"); done
+  # Test peers: ffmpeg/ffprobe act as cameras and as judges; Chromium plays
+  # HLS in browser tests, driven by playwright-core from npm.
+  for p in ffmpeg chromium; do have_pkg "$p" || need+=("$p"); done
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -25,6 +30,26 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Browser tests: playwright-core from npm, as pinned in test/browser's
+# package.json and lockfile. It drives the Debian chromium above; never run
+# `npx playwright install` (it downloads browsers). The lockfile's checksum,
+# kept in node_modules, tells whether the installed packages are stale.
+if [ "$mode" = test ]; then
+  browser=$(cd "$(dirname "$0")/../test/browser" && pwd)
+  stamp=$browser/node_modules/.vigil-deps
+  sum=$(cat "$browser/package.json" "$browser/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    echo "deps: installing test/browser node modules"
+    if [ -f "$browser/package-lock.json" ]; then
+      (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+      (cd "$browser" && npm install --no-audit --no-fund --loglevel=error)
+      sum=$(cat "$browser/package.json" "$browser/package-lock.json" | sha256sum | cut -d' ' -f1)
+    fi
+    echo "$sum" >"$stamp"
+  fi
 fi
 
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
