@@ -41,7 +41,7 @@ type run struct {
 	broken  bool // no init segment could be built: drop until the next Begin
 	anchor  anchor
 	prevEnd time.Time // server time the previous fragment of the run ends
-	lastNS  int64 // run media time of the latest primary unit
+	lastNS  int64     // run media time of the latest primary unit
 	frag    fragState
 	dropped uint64
 }
