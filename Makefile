@@ -37,7 +37,8 @@ lint:
 
 ## bench: benchmarks that print figures (see docs/PERFORMANCE.md)
 bench: deps build
-	go test -run '^$$' -bench . ./fragments/ ./ingest/
+	go test -run '^$$' -bench . ./fragments/ ./ingest/ ./playback/
+	go test -run '^TestBlockingReloadLatency$$' -count=1 -v ./playback/
 	go run ./test/bench $(BENCHARGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s)

@@ -3,6 +3,7 @@ module vigil
 go 1.26.8
 
 require (
+	github.com/bluenviron/gohlslib/v2 v2.4.2
 	github.com/bluenviron/gortsplib/v4 v4.16.2
 	github.com/bluenviron/mediacommon/v2 v2.9.3
 	github.com/nats-io/nats-server/v2 v2.15.2

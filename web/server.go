@@ -50,10 +50,15 @@ type Config struct {
 	Registry Registry
 	Store    Store
 	Ingest   Ingest
+	// Playback serves HLS, clips, images and the timeline; nil leaves those
+	// routes out.
+	Playback Playback
 	// Purge deletes a stream's recordings; called after the definition is deleted.
 	Purge func(name string) error
 	// DefaultRetention applies to streams created without one.
 	DefaultRetention streams.Retention
+	// Events reads stored and live events. Optional.
+	Events EventLog
 	// Counters supplies the stream and store figures for /metrics.
 	Counters func() Counters
 	// Metrics is gathered for /metrics. Default: a registry with Go and process collectors.
@@ -132,6 +137,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.metricsHandler())
 	s.routeStreams(mux)
 	s.routeFragments(mux)
+	s.routePlayback(mux)
+	s.routeEvents(mux)
+	s.routeUI(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API route: "+r.Method+" "+r.URL.Path)
 	})

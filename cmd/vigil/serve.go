@@ -18,6 +18,8 @@ import (
 	"vigil/events"
 	"vigil/fragments"
 	"vigil/ingest"
+	"vigil/playback"
+	"vigil/playback/frame"
 	"vigil/streams"
 	"vigil/web"
 )
@@ -109,6 +111,7 @@ type app struct {
 	registry *streams.Registry
 	bus      *events.Bus
 	store    *fragments.Store
+	playback *playback.Server
 	ingest   *ingest.Manager
 	web      *web.Server
 	baseURL  atomic.Value // string: this node's HTTP base URL, once listening
@@ -168,6 +171,8 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		return a, err
 	}
 
+	a.playback = playback.New(playback.Config{Store: a.store, Frame: frame.JPEG, Logger: log})
+
 	a.ingest = ingest.New(ingest.Config{
 		RTSPAddress: cfg.RTSP.Address,
 		UDP:         cfg.RTSP.UDP,
@@ -190,8 +195,10 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		Registry:         a.registry,
 		Store:            a.store,
 		Ingest:           a.ingest,
+		Playback:         a.playback,
 		Purge:            a.store.Purge,
 		DefaultRetention: defRet,
+		Events:           a.bus,
 		Counters:         a.counters,
 		Metrics:          reg,
 		Logger:           log,
@@ -212,6 +219,9 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 // close stops the components in reverse start order: no new requests, then
 // no new media, then the store flushes what it holds.
 func (a *app) close() {
+	if a.playback != nil {
+		a.playback.Close() // blocked playlist reloads answer now, so the web server stops promptly
+	}
 	if a.web != nil {
 		a.web.Close()
 	}
@@ -275,9 +285,11 @@ func configStream(cs config.Stream, defRet streams.Retention) streams.Stream {
 	return s
 }
 
-// fragmentReady publishes a fragment-ready notice on NATS, for detection
-// workers on this or another node.
+// fragmentReady wakes blocked HLS playlist requests and publishes a
+// fragment-ready notice on NATS, for detection workers on this or another
+// node.
 func (a *app) fragmentReady(stream string, f fragments.Fragment) {
+	a.playback.Notify(stream, f)
 	base, _ := a.baseURL.Load().(string)
 	n := events.FragmentNotice{
 		Stream: stream, Number: f.Number, Run: f.Run, ServerTime: f.ServerTime.UTC(),
