@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"vigil/config"
+	"vigil/detect"
 	"vigil/events"
 	"vigil/fragments"
 	"vigil/ingest"
@@ -112,6 +113,7 @@ type app struct {
 	bus      *events.Bus
 	store    *fragments.Store
 	playback *playback.Server
+	faces    *detect.Collections
 	ingest   *ingest.Manager
 	web      *web.Server
 	baseURL  atomic.Value // string: this node's HTTP base URL, once listening
@@ -173,6 +175,15 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 
 	a.playback = playback.New(playback.Config{Store: a.store, Frame: frame.JPEG, Logger: log})
 
+	det, err := detect.NewDetector(detect.DetectorConfig{})
+	if err != nil {
+		return a, fmt.Errorf("face detector: %w", err)
+	}
+	if a.faces, err = detect.OpenCollections(filepath.Join(cfg.Data, "faces.db"), det, detect.NewLBPH()); err != nil {
+		det.Close()
+		return a, err
+	}
+
 	a.ingest = ingest.New(ingest.Config{
 		RTSPAddress: cfg.RTSP.Address,
 		UDP:         cfg.RTSP.UDP,
@@ -232,6 +243,10 @@ func (a *app) close() {
 		if err := a.store.Close(); err != nil {
 			a.log.Error("closing the store", "err", err)
 		}
+	}
+	if a.faces != nil {
+		a.faces.Close()
+		a.faces.Detector().Close()
 	}
 	if a.bus != nil {
 		a.bus.Close()
