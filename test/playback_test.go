@@ -282,6 +282,7 @@ func TestPlayback(t *testing.T) {
 			{"/api/v1/streams/cam/clip.mp4?start=" + s + "&end=" + url.QueryEscape(rfc3339(start.Add(time.Hour+time.Second))), 413, "too_large"},
 			{"/api/v1/streams/cam/timeline?start=" + e + "&end=" + s, 400, "bad_range"},
 			{"/api/v1/streams/cam/image.jpg?at=" + s + "&width=9999", 400, "bad_request"},
+			{"/api/v1/streams/cam/image.jpg?at=soon", 400, "bad_time"},
 			{"/api/v1/streams/cam/image.jpg?at=" + url.QueryEscape(rfc3339(start.Add(-time.Hour))), 404, "no_media"},
 		} {
 			code, body := rawRequest(t, v.HTTP, "GET", c.target)

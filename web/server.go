@@ -59,6 +59,9 @@ type Config struct {
 	DefaultRetention streams.Retention
 	// Events reads stored and live events. Optional.
 	Events EventLog
+	// Faces holds the face collections; nil leaves the collections routes
+	// out.
+	Faces Faces
 	// Counters supplies the stream and store figures for /metrics.
 	Counters func() Counters
 	// Metrics is gathered for /metrics. Default: a registry with Go and process collectors.
@@ -139,6 +142,7 @@ func (s *Server) Handler() http.Handler {
 	s.routeFragments(mux)
 	s.routePlayback(mux)
 	s.routeEvents(mux)
+	s.routeFaces(mux)
 	s.routeUI(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API route: "+r.Method+" "+r.URL.Path)
