@@ -27,12 +27,21 @@ type Config struct {
 	// NATS is the embedded NATS server's listen address. Default "127.0.0.1:4222".
 	NATS string `yaml:"nats"`
 	// NATSURL points at an existing NATS cluster instead of the embedded server. Default "".
-	NATSURL string   `yaml:"nats_url"`
-	Events  Events   `yaml:"events"`
-	RTSP    RTSP     `yaml:"rtsp"`
-	Storage Storage  `yaml:"storage"`
-	Log     Log      `yaml:"log"`
-	Streams []Stream `yaml:"streams"`
+	NATSURL string       `yaml:"nats_url"`
+	Events  Events       `yaml:"events"`
+	RTSP    RTSP         `yaml:"rtsp"`
+	Storage Storage      `yaml:"storage"`
+	Detect  DetectWorker `yaml:"detect"`
+	Log     Log          `yaml:"log"`
+	Streams []Stream     `yaml:"streams"`
+}
+
+// DetectWorker configures this node's detect worker (per-stream settings are
+// in each stream's detect).
+type DetectWorker struct {
+	// Workers is how many fragments this node analyses at once; 0 runs no
+	// detect worker here (another node's worker may). Default 1.
+	Workers int `yaml:"workers"`
 }
 
 // Events configures the event streams on NATS JetStream.
@@ -132,7 +141,8 @@ func Default() Config {
 			Retention:      Retention{MaxAge: 168 * time.Hour},
 			HubQueue:       2048,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Detect: DetectWorker{Workers: 1},
+		Log:    Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -229,6 +239,9 @@ func (c Config) Validate() error {
 	}
 	if c.Events.MaxAge < time.Minute {
 		errs = append(errs, "events.max_age: must be at least 1m")
+	}
+	if c.Detect.Workers < 0 || c.Detect.Workers > 64 {
+		errs = append(errs, "detect.workers: must be between 0 and 64")
 	}
 	if c.Storage.HubQueue < 16 {
 		errs = append(errs, "storage.hub_queue: must be at least 16")

@@ -14,7 +14,7 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("example config: %v", err)
 	}
 	want := Default()
-	if c.Data != want.Data || c.HTTP != want.HTTP || c.RTSP != want.RTSP || c.Log != want.Log {
+	if c.Data != want.Data || c.HTTP != want.HTTP || c.RTSP != want.RTSP || c.Log != want.Log || c.Detect != want.Detect {
 		t.Errorf("example top-level values differ from the defaults:\n got %+v\nwant %+v", c, want)
 	}
 	if c.Storage.FragmentTarget != want.Storage.FragmentTarget || c.Storage.ChunkMaxBytes != want.Storage.ChunkMaxBytes ||

@@ -11,7 +11,10 @@
 //     model through OpenCV's DNN module.
 //   - Collections stores enrolled faces (templates, optionally crops) in a
 //     bbolt file and keeps every template in memory for matching.
+//   - Worker is the detect worker: it takes fragment-ready notices from a
+//     durable JetStream consumer, decodes sampled frames of each fragment
+//     and publishes face events (worker*.go).
 //
-// Nothing here starts goroutines. OpenCV's own threads are set process-wide
-// with SetOpenCVThreads.
+// Only Worker.Run starts goroutines, and joins them before it returns.
+// OpenCV's own threads are set process-wide with SetOpenCVThreads.
 package detect

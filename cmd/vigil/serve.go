@@ -114,6 +114,7 @@ type app struct {
 	store    *fragments.Store
 	playback *playback.Server
 	faces    *detect.Collections
+	worker   *detect.Worker
 	ingest   *ingest.Manager
 	web      *web.Server
 	baseURL  atomic.Value // string: this node's HTTP base URL, once listening
@@ -183,6 +184,9 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		det.Close()
 		return a, err
 	}
+	if err := a.startDetect(cfg.Detect.Workers, reg); err != nil {
+		return a, err
+	}
 
 	a.ingest = ingest.New(ingest.Config{
 		RTSPAddress: cfg.RTSP.Address,
@@ -210,6 +214,7 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		Purge:            a.store.Purge,
 		DefaultRetention: defRet,
 		Events:           a.bus,
+		Faces:            a.faces,
 		Counters:         a.counters,
 		Metrics:          reg,
 		Logger:           log,
@@ -230,6 +235,9 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 // close stops the components in reverse start order: no new requests, then
 // no new media, then the store flushes what it holds.
 func (a *app) close() {
+	if a.worker != nil {
+		a.worker.Close() // a fragment in hand goes back to the consumer for the next worker
+	}
 	if a.playback != nil {
 		a.playback.Close() // blocked playlist reloads answer now, so the web server stops promptly
 	}
