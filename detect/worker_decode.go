@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"vigil/frametime"
 )
 
 // maxFramePixels bounds the frames the worker decodes (8K UHD): a decoded
@@ -81,7 +83,7 @@ func sampleFrames(ctx context.Context, path string, fps float64, fn func(offset 
 	}
 	step := 1000 / fps // ms between samples
 	next := 0.0        // ms: the next sample's time
-	clock := frameClock{step: 1000 / vc.Get(gocv.VideoCaptureFPS)}
+	clock := frametime.New(vc.Get(gocv.VideoCaptureFPS))
 	frame := gocv.NewMat()
 	defer frame.Close()
 	decoded := 0
@@ -89,14 +91,14 @@ func sampleFrames(ctx context.Context, path string, fps float64, fn func(offset 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if clock.seen && clock.predict()+tolerance < next {
+		if clock.Seen() && clock.Predict()+frametime.Tolerance < next {
 			pos := vc.Get(gocv.VideoCapturePosFrames)
 			vc.Grab(1)
 			if vc.Get(gocv.VideoCapturePosFrames) == pos {
 				break // the end
 			}
 			decoded++
-			clock.next(vc.Get(gocv.VideoCapturePosMsec))
+			clock.Next(vc.Get(gocv.VideoCapturePosMsec))
 			continue
 		}
 		if !vc.Read(&frame) {
@@ -106,11 +108,11 @@ func sampleFrames(ctx context.Context, path string, fps float64, fn func(offset 
 			continue
 		}
 		decoded++
-		ts := clock.next(vc.Get(gocv.VideoCapturePosMsec))
-		if ts+tolerance < next {
+		ts := clock.Next(vc.Get(gocv.VideoCapturePosMsec))
+		if ts+frametime.Tolerance < next {
 			continue
 		}
-		next = (math.Floor((ts+tolerance)/step) + 1) * step
+		next = (math.Floor((ts+frametime.Tolerance)/step) + 1) * step
 		if frame.Type() != gocv.MatTypeCV8UC3 || frame.Cols()*frame.Rows() > maxFramePixels {
 			return fmt.Errorf("%w: decoded a %dx%d frame of type %v", ErrUndecodable, frame.Cols(), frame.Rows(), frame.Type())
 		}
@@ -123,52 +125,4 @@ func sampleFrames(ctx context.Context, path string, fps float64, fn func(offset 
 		return fmt.Errorf("%w: no frame decoded", ErrUndecodable)
 	}
 	return nil
-}
-
-// tolerance absorbs the rounding of OpenCV's millisecond timestamps.
-const tolerance = 0.5 // ms
-
-// frameClock turns OpenCV's per-frame positions into presentation times
-// from the start of the file, as playback/frame does and for the same
-// reason: the frames the decoder flushes at the end of the input, held
-// back for B-frame reordering, come without a timestamp, and OpenCV
-// reports 0 for them. A position that does not move forward is taken to
-// be one frame interval, as last measured, after the previous frame.
-//
-// And the first frame is at 0, whatever OpenCV says: OpenCV 4.6 falls
-// back to the decode time for a frame whose presentation time is exactly
-// 0, so it reports the first frame of a recording's first fragment (the
-// only one whose media time starts at 0) one or two frames late, at the
-// same position as the second frame.
-type frameClock struct {
-	prev float64 // ms; the previous frame's time
-	step float64 // ms between frames, measured, or from the nominal rate
-	seen bool
-}
-
-func (c *frameClock) next(ts float64) float64 {
-	if math.IsNaN(ts) || math.IsInf(ts, 0) || !c.seen {
-		ts = 0
-	}
-	if c.seen {
-		if ts > c.prev {
-			c.step = ts - c.prev
-		} else {
-			if math.IsNaN(c.step) || math.IsInf(c.step, 0) || c.step <= 0 {
-				c.step = 40 // 25 fps, when the input states no rate
-			}
-			ts = c.prev + c.step
-		}
-	}
-	c.prev, c.seen = ts, true
-	return ts
-}
-
-// predict is the time the next frame should have: one step after the
-// previous (the previous time itself while no step is known).
-func (c *frameClock) predict() float64 {
-	if math.IsNaN(c.step) || math.IsInf(c.step, 0) || c.step <= 0 {
-		return c.prev
-	}
-	return c.prev + c.step
 }

@@ -122,28 +122,3 @@ func TestSpoolFragment(t *testing.T) {
 		})
 	}
 }
-
-func TestFrameClock(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		nominal  float64
-		in, want []float64
-	}{
-		{"monotonic", 40, []float64{0, 40, 80}, []float64{0, 40, 80}},
-		{"flushed B-frames at 0", 40, []float64{0, 40, 80, 0, 0}, []float64{0, 40, 80, 120, 160}},
-		{"measured step", 40, []float64{0, 33, 66, 0}, []float64{0, 33, 66, 99}},
-		{"no rate", 0, []float64{0, 0, 0}, []float64{0, 40, 80}},
-		// OpenCV 4.6 gives a frame with presentation time 0 its decode time.
-		{"first frame at its decode time", 40, []float64{40, 40, 80, 120}, []float64{0, 40, 80, 120}},
-		{"first frame at 0", 40, []float64{0, 40, 80}, []float64{0, 40, 80}},
-	} {
-		clock := frameClock{step: 1000 / c.nominal}
-		var got []float64
-		for _, ts := range c.in {
-			got = append(got, clock.next(ts))
-		}
-		if !slices.Equal(got, c.want) {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
-		}
-	}
-}

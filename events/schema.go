@@ -70,17 +70,7 @@ func NewID(t time.Time) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
 	rand.Read(b[6:])
-	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	var out [26]byte
-	// 128 bits as 26 base-32 digits, most significant first (the first
-	// digit holds the top 3 bits).
-	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	for i := 25; i >= 0; i-- {
-		out[i] = alphabet[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(out[:])
+	return encodeULID(b)
 }
 
 // PublishEvent publishes an event and waits for JetStream to store it. The

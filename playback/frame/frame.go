@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"vigil/frametime"
 )
 
 // ErrUndecodable is returned when the input holds no video frame OpenCV can
@@ -23,8 +25,6 @@ const (
 	MaxWidth = 3840
 	// Quality is the JPEG quality of every image.
 	Quality = 85
-	// tolerance absorbs the rounding of OpenCV's millisecond timestamps.
-	tolerance = 0.5 // ms
 )
 
 // JPEG decodes the frame presented at `at` after the start of mp4 — an init
@@ -89,7 +89,7 @@ func decodeAt(path string, at time.Duration) (gocv.Mat, error) {
 		return gocv.Mat{}, fmt.Errorf("%w: cannot open the input", ErrUndecodable)
 	}
 	target := float64(at) / float64(time.Millisecond)
-	clock := frameClock{step: 1000 / vc.Get(gocv.VideoCaptureFPS)}
+	clock := frametime.New(vc.Get(gocv.VideoCaptureFPS))
 	best, next := gocv.NewMat(), gocv.NewMat()
 	defer next.Close() // after the loop, next holds whichever Mat is not returned
 	have := false
@@ -97,13 +97,13 @@ func decodeAt(path string, at time.Duration) (gocv.Mat, error) {
 		if next.Empty() {
 			continue
 		}
-		ts := clock.next(vc.Get(gocv.VideoCapturePosMsec))
-		if have && ts > target+tolerance {
+		ts := clock.Next(vc.Get(gocv.VideoCapturePosMsec))
+		if have && ts > target+frametime.Tolerance {
 			break
 		}
 		best, next = next, best
 		have = true
-		if ts >= target-tolerance {
+		if ts >= target-frametime.Tolerance {
 			break
 		}
 	}
@@ -112,32 +112,6 @@ func decodeAt(path string, at time.Duration) (gocv.Mat, error) {
 		return gocv.Mat{}, fmt.Errorf("%w: no frame decoded", ErrUndecodable)
 	}
 	return best, nil
-}
-
-// frameClock turns OpenCV's per-frame positions into presentation times.
-// The frames the decoder flushes at the end of the input (those held back
-// for B-frame reordering) come without a timestamp, and OpenCV reports 0
-// for them: a position that does not move forward is taken to be one frame
-// interval, as last measured, after the previous frame.
-type frameClock struct {
-	prev float64 // ms; the previous frame's time
-	step float64 // ms between frames, measured, or from the nominal rate
-	seen bool
-}
-
-func (c *frameClock) next(ts float64) float64 {
-	if c.seen {
-		if ts > c.prev {
-			c.step = ts - c.prev
-		} else {
-			if math.IsNaN(c.step) || math.IsInf(c.step, 0) || c.step <= 0 {
-				c.step = 40 // 25 fps, when the input states no rate
-			}
-			ts = c.prev + c.step
-		}
-	}
-	c.prev, c.seen = ts, true
-	return ts
 }
 
 // scale resizes img in place to width pixels wide, keeping the aspect

@@ -321,31 +321,6 @@ func TestJPEGConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// OpenCV reports position 0 for the frames flushed at the end of the input;
-// they are one interval apart like the rest.
-func TestFrameClock(t *testing.T) {
-	cases := []struct {
-		name     string
-		step     float64
-		reported []float64
-		want     []float64
-	}{
-		{"steady", 40, []float64{0, 40, 80, 120}, []float64{0, 40, 80, 120}},
-		{"flushed tail", 40, []float64{0, 40, 80, 0, 0}, []float64{0, 40, 80, 120, 160}},
-		{"measured interval", 40, []float64{0, 33.3, 66.6, 0}, []float64{0, 33.3, 66.6, 99.9}},
-		{"no stated rate", math.Inf(1), []float64{0, 0, 0}, []float64{0, 40, 80}},
-		{"non-zero start", 40, []float64{500, 540, 0}, []float64{500, 540, 580}},
-	}
-	for _, c := range cases {
-		clock := frameClock{step: c.step}
-		for i, r := range c.reported {
-			if got := clock.next(r); math.Abs(got-c.want[i]) > 1e-9 {
-				t.Errorf("%s: frame %d: %v, want %v", c.name, i, got, c.want[i])
-			}
-		}
-	}
-}
-
 // A reader that fails is an I/O error, not an undecodable video.
 func TestJPEGReadError(t *testing.T) {
 	boom := errors.New("boom")
