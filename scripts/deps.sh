@@ -9,8 +9,10 @@ need=()
 
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-# Build and run: a C compiler for cgo and Go itself are expected on the machine.
+# Build and run: Go 1.26 is expected on the machine; cgo (gocv's C++) needs
+# a C++ compiler.
 for p in ca-certificates pkg-config; do have_pkg "$p" || need+=("$p"); done
+command -v g++ >/dev/null 2>&1 || need+=(g++)
 # OpenCV (through gocv) decodes frames for still images.
 for p in libopencv-dev opencv-data; do have_pkg "$p" || need+=("$p"); done
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
