@@ -104,11 +104,7 @@ func (s *Server) routeFaces(mux *http.ServeMux) {
 
 // facesErrors maps detect's sentinels to a status and code. ErrNotFound is
 // the collection's unless a handler says otherwise (see facesErr).
-var facesErrors = []struct {
-	err    error
-	status int
-	code   string
-}{
+var facesErrors = []errorCode{
 	{detect.ErrInvalidID, http.StatusBadRequest, "invalid_id"},
 	{detect.ErrInvalidThreshold, http.StatusBadRequest, "invalid_threshold"},
 	{detect.ErrInvalidExternal, http.StatusBadRequest, "invalid_external_id"},
@@ -128,13 +124,9 @@ func facesErr(w http.ResponseWriter, err error, notFound string) {
 		writeError(w, http.StatusNotFound, notFound, err.Error())
 		return
 	}
-	for _, m := range facesErrors {
-		if errors.Is(err, m.err) {
-			writeError(w, m.status, m.code, err.Error())
-			return
-		}
+	if !writeMapped(w, err, facesErrors) {
+		writeErr(w, err)
 	}
-	writeErr(w, err)
 }
 
 // collectionID validates the {id} path value; it writes the error response

@@ -29,6 +29,25 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, apiError{Error: msg, Code: code})
 }
 
+// errorCode maps a sentinel error of another package to a status and code.
+type errorCode struct {
+	err    error
+	status int
+	code   string
+}
+
+// writeMapped answers err with the first entry of table it matches, and
+// reports whether there was one.
+func writeMapped(w http.ResponseWriter, err error, table []errorCode) bool {
+	for _, m := range table {
+		if errors.Is(err, m.err) {
+			writeError(w, m.status, m.code, err.Error())
+			return true
+		}
+	}
+	return false
+}
+
 // writeErr maps an error from another package to a status and code.
 func writeErr(w http.ResponseWriter, err error) {
 	switch {

@@ -48,11 +48,7 @@ func (s *Server) routePlayback(mux *http.ServeMux) {
 }
 
 // playbackErrors maps playback's sentinels to a status and code.
-var playbackErrors = []struct {
-	err    error
-	status int
-	code   string
-}{
+var playbackErrors = []errorCode{
 	{playback.ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	{playback.ErrBadTime, http.StatusBadRequest, "bad_time"},
 	{playback.ErrBadRange, http.StatusBadRequest, "bad_range"},
@@ -74,11 +70,8 @@ func (s *Server) playbackErr(w http.ResponseWriter, r *http.Request, err error) 
 		s.log.Debug("playback response aborted", "path", r.URL.Path, "err", err)
 		return
 	}
-	for _, m := range playbackErrors {
-		if errors.Is(err, m.err) {
-			writeError(w, m.status, m.code, err.Error())
-			return
-		}
+	if writeMapped(w, err, playbackErrors) {
+		return
 	}
 	s.log.Warn("playback failed", "path", r.URL.Path, "err", err)
 	writeErr(w, err)
