@@ -37,7 +37,7 @@ lint:
 
 ## bench: benchmarks that print figures (see docs/PERFORMANCE.md)
 bench: deps build
-	go test -run '^$$' -bench . ./fragments/ ./ingest/ ./playback/ ./detect/
+	go test -run '^$$' -bench . ./fragments/ ./ingest/ ./playback/ ./events/ ./detect/
 	go test -run '^TestBlockingReloadLatency$$' -count=1 -v ./playback/
 	go run ./test/bench $(BENCHARGS)
 

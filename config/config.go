@@ -32,8 +32,20 @@ type Config struct {
 	RTSP    RTSP         `yaml:"rtsp"`
 	Storage Storage      `yaml:"storage"`
 	Detect  DetectWorker `yaml:"detect"`
+	MQTT    MQTT         `yaml:"mqtt"`
 	Log     Log          `yaml:"log"`
 	Streams []Stream     `yaml:"streams"`
+	// Notifiers are created or replaced at every start, as the API's PUT
+	// /api/v1/notifiers/{name} would. Default none.
+	Notifiers []Notifier `yaml:"notifiers"`
+}
+
+// MQTT configures the embedded NATS server's MQTT listener, which serves
+// subject vigil.events.<stream> as topic vigil/events/<stream>.
+type MQTT struct {
+	// Listen is the MQTT listen address, e.g. "127.0.0.1:1883"; "" runs no
+	// listener. Only with the embedded server (not with nats_url). Default "".
+	Listen string `yaml:"listen"`
 }
 
 // DetectWorker configures this node's detect worker (per-stream settings are
@@ -107,6 +119,46 @@ type Stream struct {
 	Source    string     `yaml:"source"`
 	Retention *Retention `yaml:"retention"`
 	Detect    *Detect    `yaml:"detect"`
+}
+
+// Notifier is a notifier declared in the config file. Its keys are those of
+// the API's notifier body (docs/api.md), which is what cmd/vigil turns it
+// into through the JSON tags; the notifier engine validates it.
+type Notifier struct {
+	Name         string          `yaml:"name" json:"-"`
+	Type         string          `yaml:"type" json:"type"`
+	URL          string          `yaml:"url" json:"url,omitempty"`
+	Secret       string          `yaml:"secret" json:"secret,omitempty"`
+	Template     string          `yaml:"template" json:"template,omitempty"`
+	Email        *NotifierEmail  `yaml:"email" json:"email,omitempty"`
+	Filter       *NotifierFilter `yaml:"filter" json:"filter,omitempty"`
+	Cooldown     string          `yaml:"cooldown" json:"cooldown,omitempty"`
+	MaxDeliver   int             `yaml:"max_deliver" json:"max_deliver,omitempty"`
+	AllowPrivate bool            `yaml:"allow_private" json:"allow_private,omitempty"`
+	Disabled     bool            `yaml:"disabled" json:"disabled,omitempty"`
+}
+
+// NotifierEmail is an email notifier's SMTP settings.
+type NotifierEmail struct {
+	SMTP     string   `yaml:"smtp" json:"smtp"`
+	Username string   `yaml:"username" json:"username,omitempty"`
+	Password string   `yaml:"password" json:"password,omitempty"`
+	From     string   `yaml:"from" json:"from"`
+	To       []string `yaml:"to" json:"to"`
+	Subject  string   `yaml:"subject" json:"subject,omitempty"`
+	Body     string   `yaml:"body" json:"body,omitempty"`
+	// StartTLS is auto (when the server offers it), always or never. Default auto.
+	StartTLS string `yaml:"starttls" json:"starttls,omitempty"`
+}
+
+// NotifierFilter selects the events a notifier sends; empty lists match all.
+type NotifierFilter struct {
+	Streams       []string `yaml:"streams" json:"streams,omitempty"`
+	Types         []string `yaml:"types" json:"types,omitempty"`
+	Collections   []string `yaml:"collections" json:"collections,omitempty"`
+	ExternalIDs   []string `yaml:"external_ids" json:"external_ids,omitempty"`
+	MinSimilarity float64  `yaml:"min_similarity" json:"min_similarity,omitempty"`
+	UnknownOnly   bool     `yaml:"unknown_only" json:"unknown_only,omitempty"`
 }
 
 // Log configures logging.
@@ -258,6 +310,24 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Sprintf("streams[%d].name: %q is declared twice", i, s.Name))
 		}
 		seen[s.Name] = true
+	}
+	if c.MQTT.Listen != "" && c.NATSURL != "" {
+		errs = append(errs, "mqtt.listen: the MQTT listener is the embedded server's; with nats_url, enable MQTT on that cluster instead")
+	}
+	seenN := map[string]bool{}
+	for i, n := range c.Notifiers {
+		if n.Name == "" {
+			errs = append(errs, fmt.Sprintf("notifiers[%d].name: must not be empty", i))
+		}
+		if seenN[n.Name] {
+			errs = append(errs, fmt.Sprintf("notifiers[%d].name: %q is declared twice", i, n.Name))
+		}
+		seenN[n.Name] = true
+		if n.Cooldown != "" {
+			if _, err := time.ParseDuration(n.Cooldown); err != nil {
+				errs = append(errs, fmt.Sprintf("notifiers[%d].cooldown: %q is not a duration like 60s", i, n.Cooldown))
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))

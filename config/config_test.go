@@ -21,6 +21,12 @@ func TestExampleConfigLoads(t *testing.T) {
 		c.Storage.Retention != want.Storage.Retention || c.Storage.HubQueue != want.Storage.HubQueue {
 		t.Errorf("example storage differs from the defaults: %+v", c.Storage)
 	}
+	if c.MQTT != want.MQTT {
+		t.Errorf("example mqtt differs from the default: %+v", c.MQTT)
+	}
+	if len(c.Notifiers) != 1 || c.Notifiers[0].Filter == nil || len(c.Notifiers[0].Filter.Types) != 1 || c.Notifiers[0].Cooldown != "60s" {
+		t.Errorf("example notifier: %+v", c.Notifiers)
+	}
 	if len(c.Streams) != 1 || c.Streams[0].Retention.MaxBytes != 20<<30 || c.Streams[0].Retention.MaxAge != 72*time.Hour {
 		t.Errorf("example stream: %+v", c.Streams)
 	}
@@ -37,6 +43,12 @@ func TestUnknownKeyNamesKeyFileAndLine(t *testing.T) {
 		{"bad size", "storage:\n  chunk_max_bytes: lots\n", `line 2: invalid byte size "lots"`},
 		{"bad fsync", "storage:\n  fsync: sometimes\n", `storage.fsync: "sometimes"`},
 		{"duplicate stream", "streams:\n  - name: a\n  - name: a\n", `declared twice`},
+		{"in mqtt", "mqtt:\n  port: 1883\n", `bad.yaml: line 2: unknown key "port"`},
+		{"in a notifier", "notifiers:\n  - name: a\n    type: webhook\n    filter:\n      stream: [x]\n", `bad.yaml: line 5: unknown key "stream"`},
+		{"unnamed notifier", "notifiers:\n  - type: webhook\n", `notifiers[0].name: must not be empty`},
+		{"duplicate notifier", "notifiers:\n  - name: a\n  - name: a\n", `notifiers[1].name: "a" is declared twice`},
+		{"bad cooldown", "notifiers:\n  - name: a\n    cooldown: often\n", `notifiers[0].cooldown: "often"`},
+		{"mqtt with nats_url", "nats_url: nats://x:4222\nmqtt:\n  listen: 127.0.0.1:1883\n", `mqtt.listen:`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -44,6 +44,11 @@ type Config struct {
 	EventsMaxAge time.Duration
 	// FragmentsMaxAge is how long VIGIL_FRAGMENTS keeps notices. Default 24h.
 	FragmentsMaxAge time.Duration
+	// MQTT is the embedded server's MQTT listen address; "" (the default)
+	// runs no MQTT listener. Port 0 picks a free one. Ignored when URL is
+	// set. MQTT clients see subject vigil.events.cam1 as topic
+	// vigil/events/cam1.
+	MQTT string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -54,6 +59,7 @@ type Bus struct {
 	cfg  Config
 	log  *slog.Logger
 	srv  *server.Server // nil with an external cluster
+	mqtt string         // the embedded server's MQTT address, or ""
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	once sync.Once
@@ -79,11 +85,11 @@ func Start(cfg Config) (*Bus, error) {
 	b := &Bus{cfg: cfg, log: cfg.Logger.With("component", "events")}
 	url := cfg.URL
 	if url == "" {
-		srv, err := startServer(cfg)
+		srv, mqtt, err := startServer(cfg)
 		if err != nil {
 			return nil, err
 		}
-		b.srv = srv
+		b.srv, b.mqtt = srv, mqtt
 		url = srv.ClientURL()
 	}
 	nc, err := nats.Connect(url, nats.Name("vigil"), nats.MaxReconnects(-1),
@@ -113,24 +119,16 @@ func Start(cfg Config) (*Bus, error) {
 	return b, nil
 }
 
-// startServer runs the embedded NATS server with JetStream on cfg.Listen.
-func startServer(cfg Config) (*server.Server, error) {
+// startServer runs the embedded NATS server with JetStream on cfg.Listen,
+// and its MQTT listener on cfg.MQTT when that is set; it returns the MQTT
+// address in use.
+func startServer(cfg Config) (*server.Server, string, error) {
 	if cfg.StoreDir == "" {
-		return nil, errors.New("events: the embedded NATS server needs a store directory")
+		return nil, "", errors.New("events: the embedded NATS server needs a store directory")
 	}
-	host, portStr, err := net.SplitHostPort(cfg.Listen)
+	host, port, err := hostPort("nats", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("events: nats address %q: %w", cfg.Listen, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return nil, fmt.Errorf("events: nats address %q: bad port", cfg.Listen)
-	}
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	if host == "" {
-		host = "0.0.0.0"
+		return nil, "", err
 	}
 	opts := &server.Options{
 		ServerName: "vigil",
@@ -141,17 +139,58 @@ func startServer(cfg Config) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 	}
+	if cfg.MQTT != "" {
+		// MQTT sessions and retained messages live in JetStream, which is
+		// on, under the server name set above.
+		if opts.MQTT.Host, opts.MQTT.Port, err = hostPort("mqtt", cfg.MQTT); err != nil {
+			return nil, "", err
+		}
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("events: nats server: %w", err)
+		return nil, "", fmt.Errorf("events: nats server: %w", err)
 	}
 	go srv.Start()
+	// Ready means every configured listener, MQTT's too, is listening.
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
-		return nil, fmt.Errorf("events: nats server on %s did not start", cfg.Listen)
+		if cfg.MQTT != "" {
+			return nil, "", fmt.Errorf("events: nats server on %s (mqtt on %s) did not start", cfg.Listen, cfg.MQTT)
+		}
+		return nil, "", fmt.Errorf("events: nats server on %s did not start", cfg.Listen)
 	}
-	return srv, nil
+	mqtt := ""
+	if cfg.MQTT != "" {
+		// The server writes the port it picked for port 0 into opts before
+		// it reports ready.
+		mqtt = net.JoinHostPort(opts.MQTT.Host, strconv.Itoa(opts.MQTT.Port))
+	}
+	return srv, mqtt, nil
 }
+
+// hostPort splits a listen address for the server's options: port 0 is a
+// free port, an empty host every interface.
+func hostPort(what, addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("events: %s address %q: %w", what, addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("events: %s address %q: bad port", what, addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}
+
+// MQTTAddr is the embedded server's MQTT listen address, or "" when it
+// runs no MQTT listener.
+func (b *Bus) MQTTAddr() string { return b.mqtt }
 
 // Addr is the embedded server's client address, or the cluster URL.
 func (b *Bus) Addr() string {

@@ -3,7 +3,10 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +117,37 @@ func TestNewIDSortsByTimeAndIsUnique(t *testing.T) {
 	}
 	if !slices.IsSorted(ids) {
 		t.Fatal("ids do not sort by time")
+	}
+}
+
+// With MQTT set, the embedded server runs an MQTT listener on that address
+// (port 0: a free one, reported by MQTTAddr) that answers an MQTT 3.1.1
+// CONNECT; without it there is none.
+func TestMQTTListener(t *testing.T) {
+	if b := startBus(t, Config{}); b.MQTTAddr() != "" {
+		t.Fatalf("MQTT listener without MQTT set: %s", b.MQTTAddr())
+	}
+	b := startBus(t, Config{MQTT: "127.0.0.1:0"})
+	addr := b.MQTTAddr()
+	if addr == "" || strings.HasSuffix(addr, ":0") {
+		t.Fatalf("MQTTAddr %q", addr)
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// CONNECT: protocol "MQTT" level 4, clean session, keep-alive 10 s, client id "t".
+	c.Write([]byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 10, 0, 1, 't'})
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(c, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
+		t.Fatalf("CONNACK % x: %v", ack, err)
+	}
+}
+
+func TestMQTTBadAddress(t *testing.T) {
+	if _, err := Start(Config{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), MQTT: "nope"}); err == nil || !strings.Contains(err.Error(), "mqtt") {
+		t.Fatalf("err %v", err)
 	}
 }

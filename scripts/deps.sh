@@ -19,6 +19,10 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   # Test peers: ffmpeg/ffprobe act as cameras and as judges; Chromium plays
   # HLS in browser tests, driven by playwright-core from npm.
   for p in ffmpeg chromium; do have_pkg "$p" || need+=("$p"); done
+  # Notifier peers: mosquitto_sub subscribes over MQTT 3.1.1 (what the
+  # embedded NATS server speaks); aiosmtpd is the SMTP server email tests
+  # deliver to.
+  for p in mosquitto-clients python3-aiosmtpd; do have_pkg "$p" || need+=("$p"); done
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
 fi

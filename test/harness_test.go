@@ -59,6 +59,7 @@ type vigil struct {
 	HTTP     string // host:port
 	RTSP     string // host:port
 	NATS     string // host:port of the embedded NATS server
+	MQTT     string // host:port of its MQTT listener, when configured
 	mu       sync.Mutex
 	logs     strings.Builder
 	exited   chan struct{}
@@ -66,7 +67,7 @@ type vigil struct {
 	extraArg []string
 }
 
-var listenRE = regexp.MustCompile(`msg="(http|rtsp|nats) listening on ([^"\s]+)"`)
+var listenRE = regexp.MustCompile(`msg="(http|rtsp|nats|mqtt) listening on ([^"\s]+)"`)
 
 // startVigil starts vigil on loopback with free ports and the given data
 // directory and extra flags, and waits until it has logged its addresses.
@@ -110,6 +111,8 @@ func startVigil(t *testing.T, data string, args ...string) *vigil {
 				v.RTSP = a[1]
 			case "nats":
 				v.NATS = a[1]
+			case "mqtt":
+				v.MQTT = a[1]
 			}
 		case <-v.exited:
 			t.Fatalf("vigil exited during start: %v\n%s", v.exitErr, v.Logs())

@@ -62,6 +62,9 @@ type Config struct {
 	// Faces holds the face collections; nil leaves the collections routes
 	// out.
 	Faces Faces
+	// Notifiers holds the notifier definitions and delivers events; nil
+	// leaves the notifiers routes out.
+	Notifiers Notifiers
 	// Counters supplies the stream and store figures for /metrics.
 	Counters func() Counters
 	// Metrics is gathered for /metrics. Default: a registry with Go and process collectors.
@@ -143,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 	s.routePlayback(mux)
 	s.routeEvents(mux)
 	s.routeFaces(mux)
+	s.routeNotifiers(mux)
 	s.routeUI(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API route: "+r.Method+" "+r.URL.Path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,6 +115,7 @@ type app struct {
 	store    *fragments.Store
 	playback *playback.Server
 	faces    *detect.Collections
+	notify   *events.Notifiers
 	worker   *detect.Worker
 	ingest   *ingest.Manager
 	web      *web.Server
@@ -146,6 +148,7 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		StoreDir:     filepath.Join(cfg.Data, "nats"),
 		URL:          cfg.NATSURL,
 		EventsMaxAge: cfg.Events.MaxAge,
+		MQTT:         cfg.MQTT.Listen,
 		Logger:       log,
 	})
 	if err != nil {
@@ -155,6 +158,25 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		log.Info("nats listening on " + a.bus.Addr())
 	} else {
 		log.Info("nats connected to " + a.bus.Addr())
+	}
+	if m := a.bus.MQTTAddr(); m != "" {
+		log.Info("mqtt listening on " + m)
+	}
+	if a.notify, err = events.OpenNotifiers(events.NotifyConfig{
+		Bus:    a.bus,
+		Path:   filepath.Join(cfg.Data, "notifiers.db"),
+		Logger: log,
+	}); err != nil {
+		return a, err
+	}
+	for _, cn := range cfg.Notifiers {
+		def, err := configNotifier(cn)
+		if err == nil {
+			_, err = a.notify.Put(def)
+		}
+		if err != nil {
+			return a, fmt.Errorf("config: notifiers: %s: %w", cn.Name, err)
+		}
 	}
 
 	reg, indexLatency := newMetrics()
@@ -215,6 +237,7 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 		DefaultRetention: defRet,
 		Events:           a.bus,
 		Faces:            a.faces,
+		Notifiers:        a.notify,
 		Counters:         a.counters,
 		Metrics:          reg,
 		Logger:           log,
@@ -255,6 +278,11 @@ func (a *app) close() {
 	if a.faces != nil {
 		a.faces.Close()
 		a.faces.Detector().Close()
+	}
+	if a.notify != nil {
+		if err := a.notify.Close(); err != nil {
+			a.log.Error("closing the notifiers", "err", err)
+		}
 	}
 	if a.bus != nil {
 		a.bus.Close()
@@ -306,6 +334,22 @@ func configStream(cs config.Stream, defRet streams.Retention) streams.Stream {
 		s.Detect = streams.Detect{Enabled: cs.Detect.Enabled, FPS: cs.Detect.FPS, Collections: cs.Detect.Collections}
 	}
 	return s
+}
+
+// configNotifier turns a notifier declared in the config file into a
+// definition: the file's keys are the API body's, so it goes through the
+// same JSON decoding and validation.
+func configNotifier(cn config.Notifier) (events.Notifier, error) {
+	b, err := json.Marshal(cn)
+	if err != nil {
+		return events.Notifier{}, err
+	}
+	var def events.Notifier
+	if err := json.Unmarshal(b, &def); err != nil {
+		return def, err
+	}
+	def.Name = cn.Name
+	return def, def.Validate()
 }
 
 // fragmentReady wakes blocked HLS playlist requests and publishes a
