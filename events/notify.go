@@ -68,7 +68,8 @@ import (
 	"net/url"
 	"strings"
 	"text/template"
-	"time"
+
+	"vigil/config"
 )
 
 // Destination types.
@@ -130,30 +131,8 @@ type Filter struct {
 	UnknownOnly   bool     `json:"unknown_only,omitempty"`
 }
 
-// Duration is a time.Duration that JSON spells "60s"; a bare number is seconds.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a duration string or a number of seconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("invalid duration %q (want e.g. 60s)", s)
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var secs float64
-	if err := json.Unmarshal(b, &secs); err != nil {
-		return fmt.Errorf("invalid duration %s (want e.g. \"60s\")", b)
-	}
-	*d = Duration(secs * float64(time.Second))
-	return nil
-}
+// Duration is a time.Duration that JSON spells "60s" (config.Duration).
+type Duration = config.Duration
 
 // FieldError is a validation error naming the field at fault.
 type FieldError struct{ Field, Msg string }
