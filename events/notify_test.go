@@ -264,3 +264,20 @@ func TestNotifyHangingReceiver(t *testing.T) {
 	t.Logf("20 events to the fast receiver in %v while the slow one hangs", time.Since(start))
 	ns.Close()
 }
+
+// A body template gives services their own shape (a chat message here);
+// the template sees the event and the helpers.
+func TestNotifyTemplateBody(t *testing.T) {
+	b := startBus(t, Config{})
+	r := newReceiver(t, nil)
+	ns := openNotifiersT(t, b, "")
+	putT(t, ns, Notifier{Name: "chat", Type: NotifyWebhook, URL: r.srv.URL,
+		Template: `{"text":"{{person .}} seen on {{.Stream}} ({{printf "%.2f" (similarity .)}})"}`})
+	publishT(t, b, personEvent("door", "alice", time.Now().UTC()))
+	waitFor(t, 5*time.Second, "the chat message", func() bool { hits, _ := r.snapshot(); return len(hits) == 1 })
+	hits, _ := r.snapshot()
+	var msg struct{ Text string }
+	if err := json.Unmarshal(hits[0].Body, &msg); err != nil || !strings.HasPrefix(msg.Text, "alice seen on door (") {
+		t.Fatalf("body %s: %v", hits[0].Body, err)
+	}
+}
