@@ -301,28 +301,20 @@ func (c Config) Validate() error {
 	if c.RTSP.BackoffMin <= 0 || c.RTSP.BackoffMax < c.RTSP.BackoffMin {
 		errs = append(errs, "rtsp.backoff_min/backoff_max: need 0 < backoff_min <= backoff_max")
 	}
-	seen := map[string]bool{}
+	names := make([]string, len(c.Streams))
 	for i, s := range c.Streams {
-		if s.Name == "" {
-			errs = append(errs, fmt.Sprintf("streams[%d].name: must not be empty", i))
-		}
-		if seen[s.Name] {
-			errs = append(errs, fmt.Sprintf("streams[%d].name: %q is declared twice", i, s.Name))
-		}
-		seen[s.Name] = true
+		names[i] = s.Name
 	}
+	errs = append(errs, checkNames("streams", names)...)
 	if c.MQTT.Listen != "" && c.NATSURL != "" {
 		errs = append(errs, "mqtt.listen: the MQTT listener is the embedded server's; with nats_url, enable MQTT on that cluster instead")
 	}
-	seenN := map[string]bool{}
+	names = names[:0]
+	for _, n := range c.Notifiers {
+		names = append(names, n.Name)
+	}
+	errs = append(errs, checkNames("notifiers", names)...)
 	for i, n := range c.Notifiers {
-		if n.Name == "" {
-			errs = append(errs, fmt.Sprintf("notifiers[%d].name: must not be empty", i))
-		}
-		if seenN[n.Name] {
-			errs = append(errs, fmt.Sprintf("notifiers[%d].name: %q is declared twice", i, n.Name))
-		}
-		seenN[n.Name] = true
 		if n.Cooldown != "" {
 			if _, err := time.ParseDuration(n.Cooldown); err != nil {
 				errs = append(errs, fmt.Sprintf("notifiers[%d].cooldown: %q is not a duration like 60s", i, n.Cooldown))
@@ -333,4 +325,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// checkNames reports empty and repeated names in a list of declarations.
+func checkNames(list string, names []string) []string {
+	var errs []string
+	seen := map[string]bool{}
+	for i, name := range names {
+		if name == "" {
+			errs = append(errs, fmt.Sprintf("%s[%d].name: must not be empty", list, i))
+		}
+		if seen[name] {
+			errs = append(errs, fmt.Sprintf("%s[%d].name: %q is declared twice", list, i, name))
+		}
+		seen[name] = true
+	}
+	return errs
 }
