@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,17 +35,32 @@ var uiTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 }
 
+// uiCompressible are the extensions worth gzipping; images and media are
+// compressed already.
+var uiCompressible = map[string]bool{".html": true, ".js": true, ".css": true, ".json": true, ".svg": true, ".txt": true}
+
+// uiIndex is the page /ui/ serves; without it, /ui/ redirects to uiFallback.
+const (
+	uiIndex    = "index.html"
+	uiFallback = "/ui/player.html"
+)
+
 // uiFile is one embedded asset with its precomputed headers.
 type uiFile struct {
 	data        []byte
 	etag        string
 	contentType string
+	// gz is data gzipped, with its own ETag; nil when gzip does not make
+	// the file smaller or the type does not compress.
+	gz     []byte
+	gzETag string
 }
 
 // uiAssets serves the embedded UI under /ui/: named files only (no
 // directory listings), each with a strong ETag from its content and
 // Cache-Control no-cache, so browsers revalidate cheaply and an upgraded
-// vigil serves its own UI at once.
+// vigil serves its own UI at once. Text assets are gzipped once, at load,
+// and sent compressed to clients that accept gzip.
 type uiAssets map[string]uiFile
 
 // newUIAssets loads every file under root in fsys, named relative to root.
@@ -57,25 +74,57 @@ func newUIAssets(fsys fs.FS, root string) (uiAssets, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(data)
-		ctype := uiTypes[path.Ext(name)]
+		ext := path.Ext(name)
+		ctype := uiTypes[ext]
 		if ctype == "" {
-			ctype = mime.TypeByExtension(path.Ext(name))
+			ctype = mime.TypeByExtension(ext)
 		}
 		if ctype == "" {
 			ctype = "text/plain; charset=utf-8"
 		}
-		assets[strings.TrimPrefix(name, root+"/")] = uiFile{data: data, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, contentType: ctype}
+		sum := sha256.Sum256(data)
+		tag := hex.EncodeToString(sum[:16])
+		f := uiFile{data: data, etag: `"` + tag + `"`, contentType: ctype}
+		if uiCompressible[ext] {
+			if f.gz, err = gzipBest(data); err != nil {
+				return err
+			}
+			if len(f.gz) < len(data) {
+				f.gzETag = `"` + tag + `-gz"`
+			} else {
+				f.gz = nil
+			}
+		}
+		assets[strings.TrimPrefix(name, root+"/")] = f
 		return nil
 	})
 	return assets, err
 }
 
+// gzipBest compresses data at gzip's best compression.
+func gzipBest(data []byte) ([]byte, error) {
+	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
 func (a uiAssets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/ui/")
 	if name == "" {
-		http.Redirect(w, r, "/ui/player.html", http.StatusFound)
-		return
+		if _, ok := a[uiIndex]; !ok {
+			http.Redirect(w, r, uiFallback, http.StatusFound)
+			return
+		}
+		name = uiIndex
 	}
 	f, ok := a[name]
 	if !ok {
@@ -84,16 +133,69 @@ func (a uiAssets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", f.contentType)
-	h.Set("ETag", f.etag)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if strings.HasPrefix(f.contentType, "text/html") {
 		h.Set("Content-Security-Policy", uiCSP)
 	}
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
+	body, etag := f.data, f.etag
+	if f.gz != nil {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			body, etag = f.gz, f.gzETag
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("ETag", etag)
+	// ServeContent leaves Content-Length out of a full response with a
+	// Content-Encoding (it allows for writers that compress on the fly);
+	// these bytes are final. It sets its own for ranges and drops it from
+	// 304s and errors.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 }
 
-// routeUI mounts the browser UI at /ui/.
+// acceptsGzip reports whether Accept-Encoding header values (RFC 9110
+// §12.5.3) allow a gzip response: gzip (or x-gzip), else "*", listed with a
+// q-value above 0. An unparsable q-value counts as 0.
+func acceptsGzip(values []string) bool {
+	gzipQ, starQ := -1.0, -1.0
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(item, ";")
+			q := qValue(params)
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				gzipQ = max(gzipQ, q)
+			case "*":
+				starQ = max(starQ, q)
+			}
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return starQ > 0
+}
+
+// qValue is the weight in a coding's parameters ("q=0.5"): 1 when absent,
+// 0 when malformed.
+func qValue(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || q < 0 || q > 1 {
+			return 0
+		}
+		return q
+	}
+	return 1
+}
+
+// routeUI mounts the browser UI at /ui/, and sends / there.
 func (s *Server) routeUI(mux *http.ServeMux) {
 	assets, err := newUIAssets(uiFS, "ui")
 	if err != nil {
@@ -101,4 +203,5 @@ func (s *Server) routeUI(mux *http.ServeMux) {
 		panic("web: embedded UI: " + err.Error())
 	}
 	mux.Handle("GET /ui/", assets)
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 }
