@@ -18,12 +18,28 @@ import (
 type Query struct {
 	Stream string
 	Type   string
-	Since  time.Time // inclusive
-	Until  time.Time // exclusive
+	// ExternalID keeps the events in which some face matched this person.
+	ExternalID string
+	Since      time.Time // inclusive
+	Until      time.Time // exclusive
 	// Limit bounds the events returned: default 100, at most 1000.
 	Limit int
 	// Cursor continues a previous query (its NextCursor).
 	Cursor string
+}
+
+// Filter is the selection of q's Stream, Type and ExternalID: what Live
+// takes to follow the same events as they arrive.
+func (q Query) Filter() Filter {
+	return Filter{Streams: one(q.Stream), Types: one(q.Type), ExternalIDs: one(q.ExternalID)}
+}
+
+// one is v as a filter list: empty (match all) for "".
+func one(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
 }
 
 // ErrInvalidCursor is returned for a cursor that no query returned.
@@ -76,10 +92,8 @@ func (b *Bus) Events(ctx context.Context, q Query) ([]Event, string, error) {
 			return nil, "", err
 		}
 	}
-	subject := EventsSubject + ">"
-	if q.Stream != "" {
-		subject = EventsSubject + q.Stream
-	}
+	f := q.Filter()
+	subject := subjectOf(f)
 	var out []Event
 	scanned := 0
 	seq := hi
@@ -99,10 +113,7 @@ func (b *Bus) Events(ctx context.Context, q Query) ([]Event, string, error) {
 			continue
 		}
 		var e Event
-		if json.Unmarshal(m.Data, &e) != nil {
-			continue
-		}
-		if q.Type != "" && e.Type != q.Type {
+		if json.Unmarshal(m.Data, &e) != nil || !f.Match(&e) {
 			continue
 		}
 		out = append(out, e)
@@ -147,16 +158,21 @@ func subjectMatches(filter, subject string) bool {
 	return filter == subject
 }
 
-// Live delivers new events matching stream and typ ("" for any) to fn, from
-// a plain subscription (no history), until the returned stop is called.
-func (b *Bus) Live(stream, typ string, fn func(Event)) (stop func(), err error) {
-	subject := EventsSubject + ">"
-	if stream != "" {
-		subject = EventsSubject + stream
+// subjectOf is the narrowest subject that carries every event f can match.
+func subjectOf(f Filter) string {
+	if len(f.Streams) == 1 {
+		return EventsSubject + f.Streams[0]
 	}
-	sub, err := b.nc.Subscribe(subject, func(m *nats.Msg) {
+	return EventsSubject + ">"
+}
+
+// Live delivers new events that f matches to fn, from a plain subscription
+// (no history), until the returned stop is called. fn runs on the
+// subscription's goroutine: it must not block.
+func (b *Bus) Live(f Filter, fn func(Event)) (stop func(), err error) {
+	sub, err := b.nc.Subscribe(subjectOf(f), func(m *nats.Msg) {
 		var e Event
-		if json.Unmarshal(m.Data, &e) != nil || typ != "" && e.Type != typ {
+		if json.Unmarshal(m.Data, &e) != nil || !f.Match(&e) {
 			return
 		}
 		fn(e)

@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,7 +85,7 @@ func TestEventsQuery(t *testing.T) {
 
 	// Live: a subscriber sees new events only, filtered.
 	got := make(chan Event, 4)
-	stop, err := b.Live("door", FaceMatched, func(e Event) { got <- e })
+	stop, err := b.Live(Filter{Streams: []string{"door"}, Types: []string{FaceMatched}}, func(e Event) { got <- e })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +101,122 @@ func TestEventsQuery(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no live event")
+	}
+}
+
+// faces returns one face per person given, each matched in collection
+// staff; "" is a face without matches.
+func faces(people ...string) []FaceResult {
+	var out []FaceResult
+	for _, p := range people {
+		f := FaceResult{Confidence: 0.9}
+		if p != "" {
+			f.Matches = []Match{{Collection: "staff", FaceID: "f_" + p, ExternalID: p, Similarity: 0.9}}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// ExternalID keeps the events in which some face, not only the first,
+// matched that person, stored and live.
+func TestEventsByExternalID(t *testing.T) {
+	b := startBus(t, Config{})
+	ctx := context.Background()
+	got := make(chan Event, 16)
+	stop, err := b.Live(Filter{ExternalIDs: []string{"alice"}}, func(e Event) { got <- e })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	b.Conn().Flush()
+
+	published := []struct {
+		stream, typ string
+		people      []string
+	}{
+		{"door", FaceMatched, []string{"alice"}},
+		{"door", FaceMatched, []string{"bob"}},
+		{"yard", FaceMatched, []string{"bob", "alice"}},
+		{"door", FaceUnknown, []string{""}},
+		{"door", FaceDetected, nil},
+		{"yard", FaceMatched, []string{"alice2"}},
+		{"door", FaceMatched, []string{"", "alice"}},
+		{"yard", FaceMatched, []string{"Alice"}},
+	}
+	var alice []string // ids, oldest first
+	for _, p := range published {
+		e := &Event{Type: p.typ, Stream: p.stream, Time: time.Now(), Faces: faces(p.people...)}
+		if err := b.PublishEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(p.people, "alice") {
+			alice = append(alice, e.ID)
+		}
+	}
+	if len(alice) != 3 {
+		t.Fatalf("setup: %d alice events", len(alice))
+	}
+
+	for _, c := range []struct {
+		q    Query
+		want []string // ids, newest first
+	}{
+		{Query{ExternalID: "alice"}, []string{alice[2], alice[1], alice[0]}},
+		{Query{ExternalID: "alice", Stream: "door"}, []string{alice[2], alice[0]}},
+		{Query{ExternalID: "alice", Stream: "yard"}, []string{alice[1]}},
+		{Query{ExternalID: "alice", Type: FaceUnknown}, nil},
+		{Query{ExternalID: "bob", Stream: "yard", Type: FaceMatched}, []string{alice[1]}},
+		{Query{ExternalID: "carol"}, nil},
+	} {
+		list, _, err := b.Events(ctx, c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range list {
+			ids = append(ids, e.ID)
+		}
+		if strings.Join(ids, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%+v: %v, want %v", c.q, ids, c.want)
+		}
+	}
+	// Paging a filtered query: one at a time, each alice event once.
+	q := Query{ExternalID: "alice", Limit: 1}
+	var paged []string
+	for range 10 {
+		page, next, err := b.Events(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			paged = append(paged, e.ID)
+		}
+		if next == "" {
+			break
+		}
+		q.Cursor = next
+	}
+	if len(paged) != 3 || paged[0] != alice[2] || paged[2] != alice[0] {
+		t.Errorf("paged: %v, want %v reversed", paged, alice)
+	}
+
+	var live []string
+	for len(live) < 3 {
+		select {
+		case e := <-got:
+			live = append(live, e.ID)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("live: %v, want %v", live, alice)
+		}
+	}
+	if strings.Join(live, ",") != strings.Join(alice, ",") {
+		t.Errorf("live: %v, want %v", live, alice)
+	}
+	b.Conn().Flush()
+	select {
+	case e := <-got:
+		t.Errorf("live delivered %s, which no face of alice is in: %+v", e.ID, e.Faces)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

@@ -15,7 +15,7 @@ import (
 // EventLog is the stored and live event stream as the API uses it.
 type EventLog interface {
 	Events(ctx context.Context, q events.Query) ([]events.Event, string, error)
-	Live(stream, typ string, fn func(events.Event)) (stop func(), err error)
+	Live(f events.Filter, fn func(events.Event)) (stop func(), err error)
 }
 
 func (s *Server) routeEvents(mux *http.ServeMux) {
@@ -23,20 +23,30 @@ func (s *Server) routeEvents(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/events/live", s.liveEvents)
 }
 
-// eventFilter reads the stream and type filters shared by both routes.
-func eventFilter(w http.ResponseWriter, r *http.Request) (stream, typ string, ok bool) {
-	stream, typ = r.URL.Query().Get("stream"), r.URL.Query().Get("type")
-	if stream != "" {
-		if err := streams.ValidateName(stream); err != nil {
+// maxExternalID is the longest person filter: an enrolled face's
+// external_id is at most 255 bytes.
+const maxExternalID = 255
+
+// eventFilter reads the stream, type and external_id filters shared by both
+// routes.
+func eventFilter(w http.ResponseWriter, r *http.Request) (events.Query, bool) {
+	v := r.URL.Query()
+	q := events.Query{Stream: v.Get("stream"), Type: v.Get("type"), ExternalID: v.Get("external_id")}
+	if q.Stream != "" {
+		if err := streams.ValidateName(q.Stream); err != nil {
 			writeErr(w, err)
-			return "", "", false
+			return q, false
 		}
 	}
-	if len(typ) > 64 {
+	if len(q.Type) > 64 {
 		writeError(w, http.StatusBadRequest, "bad_type", "type: too long")
-		return "", "", false
+		return q, false
 	}
-	return stream, typ, true
+	if len(q.ExternalID) > maxExternalID {
+		writeError(w, http.StatusBadRequest, "bad_external_id", "external_id: longer than 255 bytes")
+		return q, false
+	}
+	return q, true
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
@@ -44,11 +54,11 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "events are not configured")
 		return
 	}
-	stream, typ, ok := eventFilter(w, r)
+	q, ok := eventFilter(w, r)
 	if !ok {
 		return
 	}
-	q := events.Query{Stream: stream, Type: typ, Cursor: r.URL.Query().Get("cursor")}
+	q.Cursor = r.URL.Query().Get("cursor")
 	var err error
 	if q.Since, err = parseTime(r, "since"); err == nil {
 		q.Until, err = parseTime(r, "until")
@@ -96,7 +106,7 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "events are not configured")
 		return
 	}
-	stream, typ, ok := eventFilter(w, r)
+	q, ok := eventFilter(w, r)
 	if !ok {
 		return
 	}
@@ -106,7 +116,7 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	queue := make(chan events.Event, liveQueue)
-	stop, err := s.cfg.Events.Live(stream, typ, func(e events.Event) {
+	stop, err := s.cfg.Events.Live(q.Filter(), func(e events.Event) {
 		select {
 		case queue <- e:
 		default: // slow client: drop rather than stall the subscription
