@@ -11,9 +11,9 @@ ARGS ?=
 
 .PHONY: run build test bench fuzz deps deps-run lint clean
 
-## run: install what is missing, build, and start vigil with its defaults
+## run: install what is missing, build, and start vigil with its defaults and a demo camera
 run: build
-	./$(BIN) serve $(ARGS)
+	./$(BIN) serve --demo $(ARGS)
 
 ## build: compile bin/vigil
 build: deps-run

@@ -15,10 +15,12 @@ for p in ca-certificates pkg-config; do have_pkg "$p" || need+=("$p"); done
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 # OpenCV (through gocv) decodes frames for still images.
 for p in libopencv-dev opencv-data; do have_pkg "$p" || need+=("$p"); done
+# ffmpeg: `make run` starts vigil with --demo, whose camera is ffmpeg; tests
+# use ffmpeg/ffprobe as cameras and as judges.
+have_pkg ffmpeg || need+=(ffmpeg)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-  # Test peers: ffmpeg/ffprobe act as cameras and as judges; Chromium plays
-  # HLS in browser tests, driven by playwright-core from npm.
-  for p in ffmpeg chromium; do have_pkg "$p" || need+=("$p"); done
+  # Chromium plays HLS in browser tests, driven by playwright-core from npm.
+  have_pkg chromium || need+=(chromium)
   # Notifier peers: mosquitto_sub subscribes over MQTT 3.1.1 (what the
   # embedded NATS server speaks); aiosmtpd is the SMTP server email tests
   # deliver to.

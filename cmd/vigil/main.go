@@ -14,7 +14,7 @@ var version = "dev"
 const usage = `vigil — camera ingest, recording and recognition
 
 usage:
-  vigil serve [--config FILE] [--data DIR] [--http ADDR] [--rtsp ADDR] [--nats ADDR] [--nats-url URL]
+  vigil serve [--config FILE] [--data DIR] [--http ADDR] [--rtsp ADDR] [--nats ADDR] [--nats-url URL] [--demo]
   vigil streams [--server URL]      list streams of a running server
   vigil version
 

@@ -29,6 +29,8 @@ import (
 // serveFlags are the command-line overrides of the config.
 type serveFlags struct {
 	config, data, http, rtsp, nats, natsURL, logLevel string
+	// demo publishes a synthetic camera to stream "demo" (demo.go).
+	demo bool
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -41,6 +43,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.nats, "nats", "", "embedded NATS listen address (default 127.0.0.1:4222)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "use an existing NATS cluster instead of the embedded server")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.BoolVar(&f.demo, "demo", false, `publish a synthetic test camera (needs ffmpeg) to stream "demo", created with 1h retention`)
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -94,7 +97,7 @@ func serve(args []string) error {
 	log := newLogger(cfg.Log)
 	slog.SetDefault(log)
 
-	app, err := start(cfg, log)
+	app, err := start(cfg, log, f.demo)
 	if err != nil {
 		return err
 	}
@@ -119,10 +122,12 @@ type app struct {
 	worker   *detect.Worker
 	ingest   *ingest.Manager
 	web      *web.Server
+	demo     *demoCamera
 	baseURL  atomic.Value // string: this node's HTTP base URL, once listening
 }
 
-func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
+// start builds and starts every component; demo adds the demo camera.
+func start(cfg config.Config, log *slog.Logger, demo bool) (a *app, err error) {
 	t0 := time.Now()
 	a = &app{log: log}
 	defer func() {
@@ -251,6 +256,11 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 	if err := a.ingest.Start(); err != nil {
 		return a, err
 	}
+	if demo {
+		if err := a.startDemo(); err != nil {
+			return a, err
+		}
+	}
 	log.Info("vigil started", "version", version, "data", cfg.Data, "streams", len(a.registry.List()), "startup", time.Since(t0).Round(time.Millisecond))
 	return a, nil
 }
@@ -258,6 +268,9 @@ func start(cfg config.Config, log *slog.Logger) (a *app, err error) {
 // close stops the components in reverse start order: no new requests, then
 // no new media, then the store flushes what it holds.
 func (a *app) close() {
+	if a.demo != nil {
+		a.demo.Close() // ffmpeg ends its RTSP session while the server is still up
+	}
 	if a.worker != nil {
 		a.worker.Close() // a fragment in hand goes back to the consumer for the next worker
 	}
@@ -377,13 +390,17 @@ func (a *app) fragmentReady(stream string, f fragments.Fragment) {
 
 // baseURL is the URL other nodes reach this node's HTTP server at, from its
 // listen address (an unspecified host becomes loopback).
-func baseURL(addr string) string {
+func baseURL(addr string) string { return "http://" + localAddr(addr) }
+
+// localAddr is a listen address as a client on this machine dials it: an
+// unspecified host ("", 0.0.0.0, ::) becomes 127.0.0.1.
+func localAddr(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "http://" + addr
+		return addr
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return net.JoinHostPort(host, port)
 }
