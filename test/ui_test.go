@@ -301,3 +301,27 @@ func TestUI(t *testing.T) {
 		t.Errorf("wall: first tile played after %.0f ms, want within 2 s", res.Wall.FirstTileMS)
 	}
 }
+
+// TestBrowserChecks runs the self-test of test/browser/checks.mjs, the
+// checks TestUI relies on: on hand-made pages each check must find exactly
+// the problems planted there (an overlap, low contrast, an unlabelled
+// input, a page too wide, a control with no focus ring) and nothing on a
+// clean page.
+func TestBrowserChecks(t *testing.T) {
+	node := browserNode(t)
+	var res struct {
+		browserLog
+		OK       bool              `json:"ok"`
+		Failures []json.RawMessage `json:"failures"`
+	}
+	runBrowser(t, node, "checks-selftest.mjs", 3*time.Minute, &res)
+	if res.Error != "" {
+		t.Fatal(res.Error)
+	}
+	for _, f := range res.Failures {
+		t.Errorf("check self-test: %s", f)
+	}
+	if !res.OK {
+		t.Error("check self-test failed")
+	}
+}
