@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +63,9 @@ type uiResult struct {
 		KeyPlaying  time.Time `json:"keyPlayingAt"`
 		ZoomBefore  string    `json:"zoomBefore"`
 		ZoomAfter   string    `json:"zoomAfter"`
+		DragPreview bool      `json:"dragPreview"`
+		DragTarget  time.Time `json:"dragTarget"`
+		DragPlaying time.Time `json:"dragPlayingAt"`
 		ClipHref    string    `json:"clipHref"`
 		ClipStatus  int       `json:"clipStatus"`
 		ClipType    string    `json:"clipType"`
@@ -71,7 +77,8 @@ type uiResult struct {
 		NotifierAdded bool   `json:"notifierAdded"`
 		TestResult    string `json:"testResult"`
 	} `json:"settings"`
-	Review []uiReview `json:"review"`
+	Review   []uiReview `json:"review"`
+	Requests []string   `json:"requests"`
 }
 
 // uiReview is one page at one size: its screenshot and what the checks found.
@@ -255,6 +262,12 @@ func TestUI(t *testing.T) {
 	if d := res.Camera.KeyPlaying.Sub(time.UnixMilli(int64(res.Camera.KeyAfter * 1000))); d < -time.Second || d > 2*time.Second {
 		t.Errorf("timeline: after the arrow keys playback is at %s, %v from the chosen moment", res.Camera.KeyPlaying.Format(time.RFC3339Nano), d)
 	}
+	if !res.Camera.DragPreview {
+		t.Error("timeline: no still of the moment under the pointer while dragging")
+	}
+	if d := res.Camera.DragPlaying.Sub(res.Camera.DragTarget); res.Camera.DragTarget.IsZero() || d < -time.Second || d > time.Second {
+		t.Errorf("timeline: dragged to %s, playing %s", res.Camera.DragTarget.Format(time.RFC3339Nano), res.Camera.DragPlaying.Format(time.RFC3339Nano))
+	}
 	if res.Camera.ZoomBefore == res.Camera.ZoomAfter {
 		t.Errorf("timeline: + did not zoom (%s)", res.Camera.ZoomAfter)
 	}
@@ -286,6 +299,16 @@ func TestUI(t *testing.T) {
 	if len(res.Review) < 10 {
 		t.Errorf("reviewed %d page sizes, want 10 (5 pages × 2 sizes)", len(res.Review))
 	}
+
+	// 4. Only the public API: every request is a UI file or a route
+	// documented in docs/api.md, with documented query parameters.
+	routes := documentedRoutes(t)
+	for _, req := range res.Requests {
+		if err := routes.check(req); err != nil {
+			t.Errorf("the UI made a request outside the documented API: %v", err)
+		}
+	}
+	t.Logf("the UI made %d distinct requests, all documented", len(res.Requests))
 
 	// 5. Page weight and first tile.
 	w := res.Wall.Weight
@@ -323,5 +346,103 @@ func TestBrowserChecks(t *testing.T) {
 	}
 	if !res.OK {
 		t.Error("check self-test failed")
+	}
+}
+
+// apiRoute is one route of docs/api.md: its method, its path as a pattern,
+// and its query parameters when the heading lists them.
+type apiRoute struct {
+	method string
+	path   *regexp.Regexp
+	params map[string]bool // nil: not listed in the heading
+}
+
+type apiRoutes []apiRoute
+
+// documentedRoutes reads the route headings of docs/api.md, such as
+// "### `GET /api/v1/streams/{name}/timeline?start=&end=`".
+func documentedRoutes(t *testing.T) apiRoutes {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heading := regexp.MustCompile("`(GET|PUT|POST|DELETE) (/[^`?]*)(\\?[^`]*)?`")
+	var routes apiRoutes
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.HasPrefix(line, "### ") {
+			continue
+		}
+		for _, m := range heading.FindAllStringSubmatch(line, -1) {
+			pat := regexp.QuoteMeta(m[2])
+			pat = regexp.MustCompile(`\\\{[a-z_]+\\\}`).ReplaceAllString(pat, `[^/]+`)
+			r := apiRoute{method: m[1], path: regexp.MustCompile("^" + pat + "$")}
+			if m[3] != "" {
+				r.params = map[string]bool{}
+				q, _ := url.ParseQuery(strings.TrimPrefix(m[3], "?"))
+				for k := range q {
+					r.params[k] = true
+				}
+			}
+			routes = append(routes, r)
+		}
+	}
+	if len(routes) < 20 {
+		t.Fatalf("docs/api.md: found only %d routes", len(routes))
+	}
+	return routes
+}
+
+// check accepts "METHOD /path?query" when it is a UI file or a documented
+// route with documented parameters. HLS playlists take the parameters their
+// section's table documents: start, end and the low-latency _HLS_ ones.
+func (rs apiRoutes) check(req string) error {
+	method, target, _ := strings.Cut(req, " ")
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	if method == "GET" && (u.Path == "/" || strings.HasPrefix(u.Path, "/ui/")) {
+		return nil
+	}
+	for _, r := range rs {
+		if r.method != method || !r.path.MatchString(u.Path) {
+			continue
+		}
+		for k := range u.Query() {
+			ok := r.params == nil || r.params[k]
+			if strings.HasSuffix(u.Path, "/index.m3u8") {
+				ok = k == "start" || k == "end" || strings.HasPrefix(k, "_HLS_")
+			}
+			if !ok && !(method == "DELETE" && k == "keep_recordings") {
+				return fmt.Errorf("%s: parameter %q is not documented", req, k)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: no such route in docs/api.md", req)
+}
+
+// TestDocumentedRoutes: the public-API check TestUI applies to the UI's
+// requests accepts documented routes and refuses anything else.
+func TestDocumentedRoutes(t *testing.T) {
+	routes := documentedRoutes(t)
+	for req, ok := range map[string]bool{
+		"GET /ui/js/app.js":                                         true,
+		"GET /api/v1/streams":                                       true,
+		"GET /api/v1/streams/cam1/timeline?start=a&end=b":           true,
+		"GET /hls/cam1/index.m3u8?start=a&_HLS_msn=3":               true,
+		"GET /hls/cam1/seg/12.m4s":                                  true,
+		"DELETE /api/v1/streams/cam1?keep_recordings=true":          true,
+		"GET /api/v1/events?stream=a&external_id=b&since=c&limit=5": true,
+		"POST /api/v1/notifiers/ops/test":                           true,
+		"GET /api/v1/streams/cam1/timeline?secret=1":                false,
+		"GET /api/v1/internal/state":                                false,
+		"POST /api/v1/streams/cam1":                                 false,
+		"GET /hls/cam1/index.m3u8?debug=1":                          false,
+	} {
+		if err := routes.check(req); (err == nil) != ok {
+			t.Errorf("%s: err %v, want accepted %v", req, err, ok)
+		}
 	}
 }

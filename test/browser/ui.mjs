@@ -16,6 +16,13 @@ const PHONE = { width: 390, height: 844 };
 const out = { wall: {}, faces: {}, events: {}, camera: {}, review: [] };
 const app = await openApp({ viewport: DESKTOP });
 const { page } = app;
+// Every request the UI makes, as "METHOD /path?query", for the check that
+// it uses only the documented API.
+const requests = new Set();
+app.ctx.on('request', (r) => {
+  const u = new URL(r.url());
+  if (u.origin === new URL(a.base).origin) requests.add(`${r.method()} ${u.pathname}${u.search}`);
+});
 const go = (hash) => page.goto(`${a.base}/ui/${hash}`);
 const getJSON = async (path) => (await fetch(a.base + path)).json();
 const attr = (sel, name) => page.locator(sel).first().getAttribute(name);
@@ -168,6 +175,29 @@ async function camera() {
   await page.keyboard.press('+');
   out.camera.zoomAfter = await page.locator('.tl-zoom').textContent();
 
+  // Drag: press at one moment, move to another (a still of the moment under
+  // the pointer shows), release: playback starts where the pointer let go.
+  {
+    await page.getByRole('button', { name: 'Now', exact: true }).click(); // the view ends at the present
+    const b = await track.boundingBox();
+    const lo = Number(await track.getAttribute('aria-valuemin'));
+    const hi = Number(await track.getAttribute('aria-valuemax'));
+    const xAt = (sec) => b.x + ((sec - lo) / (hi - lo)) * b.width;
+    const from = Date.now() / 1000 - 100;
+    const to = Date.now() / 1000 - 70;
+    await page.mouse.move(xAt(from), b.y + b.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(xAt(to), b.y + b.height / 2, { steps: 8 });
+    out.camera.dragPreview = await page.waitForFunction(() => {
+      const p = document.querySelector('.tl-preview');
+      const img = p && p.querySelector('img');
+      return !p.hidden && img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 5000 }).then(() => true, () => false);
+    await page.mouse.up();
+    out.camera.dragTarget = await track.getAttribute('data-cursor');
+    out.camera.dragPlayingAt = await playingAt(Date.parse(out.camera.dragTarget), 3000);
+  }
+
   // A range: mark start here, two steps on, mark end; the clip link works.
   await page.getByRole('button', { name: 'Mark start' }).click();
   await track.focus();
@@ -295,6 +325,7 @@ try {
   out.consoleErrors = app.log.consoleErrors;
   out.pageErrors = app.log.pageErrors;
   out.failedRequests = app.log.failedRequests;
+  out.requests = [...requests].sort();
   await app.close();
 }
 console.log(JSON.stringify(out));
