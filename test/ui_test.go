@@ -303,12 +303,14 @@ func TestUI(t *testing.T) {
 	// 4. Only the public API: every request is a UI file or a route
 	// documented in docs/api.md, with documented query parameters.
 	routes := documentedRoutes(t)
+	undocumented := 0
 	for _, req := range res.Requests {
 		if err := routes.check(req); err != nil {
 			t.Errorf("the UI made a request outside the documented API: %v", err)
+			undocumented++
 		}
 	}
-	t.Logf("the UI made %d distinct requests, all documented", len(res.Requests))
+	t.Logf("the UI made %d distinct requests, %d of them undocumented", len(res.Requests), undocumented)
 
 	// 5. Page weight and first tile.
 	w := res.Wall.Weight
@@ -444,5 +446,35 @@ func TestDocumentedRoutes(t *testing.T) {
 		if err := routes.check(req); (err == nil) != ok {
 			t.Errorf("%s: err %v, want accepted %v", req, err, ok)
 		}
+	}
+}
+
+// TestUIEmptyStates: with nothing set up, each page says what to do next:
+// the wall how to publish a camera (a working ffmpeg command for this
+// host) or add a source; events, faces and settings how to get some.
+func TestUIEmptyStates(t *testing.T) {
+	node := browserNode(t)
+	v := startVigil(t, t.TempDir())
+	var res struct {
+		browserLog
+		Pages   map[string]string `json:"pages"`
+		Command string            `json:"command"`
+	}
+	runBrowser(t, node, "empty.mjs", 2*time.Minute, &res, "--base", "http://"+v.HTTP)
+	res.check(t)
+	for page, want := range map[string][]string{
+		"wall":     {"No cameras yet", "rtsp://127.0.0.1:8554/", "add an RTSP source in Settings"},
+		"events":   {"No events yet", "detection"},
+		"faces":    {"No collections yet", "New collection"},
+		"settings": {"No cameras", "No notifiers", "Add camera", "Add notifier"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(res.Pages[page], w) {
+				t.Errorf("%s page: no %q in %q", page, w, res.Pages[page])
+			}
+		}
+	}
+	if !strings.HasPrefix(res.Command, "ffmpeg ") || !strings.Contains(res.Command, "-f rtsp rtsp://127.0.0.1:8554/cam1") {
+		t.Errorf("wall: command %q", res.Command)
 	}
 }

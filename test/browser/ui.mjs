@@ -21,7 +21,8 @@ const { page } = app;
 const requests = new Set();
 app.ctx.on('request', (r) => {
   const u = new URL(r.url());
-  if (u.origin === new URL(a.base).origin) requests.add(`${r.method()} ${u.pathname}${u.search}`);
+  // blob: URLs are hls.js feeding the video element, not requests.
+  if (/^https?:$/.test(u.protocol) && u.origin === new URL(a.base).origin) requests.add(`${r.method()} ${u.pathname}${u.search}`);
 });
 const go = (hash) => page.goto(`${a.base}/ui/${hash}`);
 const getJSON = async (path) => (await fetch(a.base + path)).json();
