@@ -29,7 +29,7 @@ const (
 	demoSource = "testsrc2=size=960x540:rate=15"
 	// The clock: %{localtime:%F %T}, escaped once for drawtext's option
 	// parser and once for the filter graph.
-	demoClock = `drawtext=text=%{localtime\\:%F %T}:x=24:y=h-th-24:fontsize=36:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=10`
+	demoClock = `drawtext=text=%{localtime\\:%F %T}:x=(w-tw)/2:y=h-th-24:fontsize=36:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=10`
 )
 
 // demoArgs are ffmpeg's arguments to publish the demo picture to url, with

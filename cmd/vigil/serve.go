@@ -262,6 +262,7 @@ func start(cfg config.Config, log *slog.Logger, demo bool) (a *app, err error) {
 		}
 	}
 	log.Info("vigil started", "version", version, "data", cfg.Data, "streams", len(a.registry.List()), "startup", time.Since(t0).Round(time.Millisecond))
+	log.Info("browser UI at http://" + localAddr(a.web.Addr()) + "/")
 	return a, nil
 }
 
