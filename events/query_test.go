@@ -40,21 +40,7 @@ func TestEventsQuery(t *testing.T) {
 		t.Fatalf("all: %d events, next %q, err %v", len(all), next, err)
 	}
 	// Paging newest first: pages of 7 cover everything once, in order.
-	var paged []string
-	q := Query{Limit: 7}
-	for {
-		page, next, err := b.Events(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range page {
-			paged = append(paged, e.ID)
-		}
-		if next == "" {
-			break
-		}
-		q.Cursor = next
-	}
+	paged := pageIDs(t, b, Query{Limit: 7}, 100)
 	if len(paged) != 30 || paged[0] != ids[29] || paged[29] != ids[0] {
 		t.Fatalf("paged %d events", len(paged))
 	}
@@ -182,21 +168,7 @@ func TestEventsByExternalID(t *testing.T) {
 		}
 	}
 	// Paging a filtered query: one at a time, each alice event once.
-	q := Query{ExternalID: "alice", Limit: 1}
-	var paged []string
-	for range 10 {
-		page, next, err := b.Events(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range page {
-			paged = append(paged, e.ID)
-		}
-		if next == "" {
-			break
-		}
-		q.Cursor = next
-	}
+	paged := pageIDs(t, b, Query{ExternalID: "alice", Limit: 1}, 10)
 	if len(paged) != 3 || paged[0] != alice[2] || paged[2] != alice[0] {
 		t.Errorf("paged: %v, want %v reversed", paged, alice)
 	}
@@ -219,4 +191,25 @@ func TestEventsByExternalID(t *testing.T) {
 		t.Errorf("live delivered %s, which no face of alice is in: %+v", e.ID, e.Faces)
 	case <-time.After(100 * time.Millisecond):
 	}
+}
+
+// pageIDs follows q's cursors for at most pages pages and returns the ids
+// of every event seen, in order.
+func pageIDs(t *testing.T, b *Bus, q Query, pages int) []string {
+	t.Helper()
+	var ids []string
+	for range pages {
+		page, next, err := b.Events(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			ids = append(ids, e.ID)
+		}
+		if next == "" {
+			break
+		}
+		q.Cursor = next
+	}
+	return ids
 }

@@ -123,33 +123,36 @@ func TestUIVendoredHLSMatchesVersionNote(t *testing.T) {
 	}
 }
 
+// acceptCases are Accept-Encoding headers and whether they allow gzip;
+// they seed FuzzAcceptsGzip too.
+var acceptCases = []struct {
+	header string
+	want   bool
+}{
+	{"", false},
+	{"gzip", true},
+	{"GZip", true},
+	{"x-gzip", true},
+	{"gzip, deflate, br, zstd", true},
+	{"br;q=1.0, gzip;q=0.8, *;q=0.1", true},
+	{"gzip;q=0", false},
+	{"gzip; q=0.000", false},
+	{"gzip;Q=0", false},
+	{"gzip;q=0.001", true},
+	{"gzip;q=bogus", false},
+	{"gzip;q=2", false},
+	{"*", true},
+	{"*;q=0", false},
+	{"*, gzip;q=0", false},
+	{"gzip;q=0, *", false},
+	{"identity", false},
+	{"deflate, br", false},
+	{"gzipped", false},
+	{" gzip ; q=0.5 ", true},
+}
+
 func TestAcceptsGzip(t *testing.T) {
-	cases := []struct {
-		header string
-		want   bool
-	}{
-		{"", false},
-		{"gzip", true},
-		{"GZip", true},
-		{"x-gzip", true},
-		{"gzip, deflate, br, zstd", true},
-		{"br;q=1.0, gzip;q=0.8, *;q=0.1", true},
-		{"gzip;q=0", false},
-		{"gzip; q=0.000", false},
-		{"gzip;Q=0", false},
-		{"gzip;q=0.001", true},
-		{"gzip;q=bogus", false},
-		{"gzip;q=2", false},
-		{"*", true},
-		{"*;q=0", false},
-		{"*, gzip;q=0", false},
-		{"gzip;q=0, *", false},
-		{"identity", false},
-		{"deflate, br", false},
-		{"gzipped", false},
-		{" gzip ; q=0.5 ", true},
-	}
-	for _, c := range cases {
+	for _, c := range acceptCases {
 		if got := acceptsGzip([]string{c.header}); got != c.want {
 			t.Errorf("Accept-Encoding %q: gzip %v, want %v", c.header, got, c.want)
 		}
@@ -315,4 +318,18 @@ func TestRootRedirectsToUI(t *testing.T) {
 			t.Errorf("GET %s: status %d, body %q", target, w.Code, w.Body)
 		}
 	}
+}
+
+// FuzzAcceptsGzip: any Accept-Encoding header parses without panicking, and
+// an explicit gzip;q=0 always wins.
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, c := range acceptCases {
+		f.Add(c.header)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		acceptsGzip([]string{header})
+		if acceptsGzip([]string{header, "gzip;q=0"}) && !strings.Contains(strings.ToLower(header), "gzip") {
+			t.Fatalf("%q with gzip;q=0 accepts gzip", header)
+		}
+	})
 }

@@ -603,16 +603,12 @@ export async function focusVisible(page) {
   return page.evaluate(() => window.__vigilChecks.focusInfo());
 }
 
-// tabOrder starts keyboard navigation from the top of the document, presses
-// Tab n times and returns, per press, {el, inViewport, focus} where el
-// describes the focused element, inViewport says some of it is visible in
-// the viewport after the browser scrolled it there, and focus is
-// focusVisible's report. Focus leaving the page shows as el 'body'.
-export async function tabOrder(page, n) {
-  await helpers(page);
-  // Blurring alone is not enough: Chromium resumes Tab after the element
-  // that had focus. Focusing the body (briefly focusable) moves the
-  // sequential navigation starting point to the top.
+// resetFocus blurs whatever has focus and scrolls to the top, so that the
+// next Tab starts keyboard navigation from the top of the document.
+// Blurring alone is not enough: Chromium resumes Tab after the element that
+// had focus. Focusing the body (briefly focusable) moves the sequential
+// navigation starting point to the top.
+export async function resetFocus(page) {
   await page.evaluate(() => {
     if (document.activeElement) document.activeElement.blur();
     window.scrollTo({ left: 0, top: 0, behavior: 'instant' });
@@ -622,6 +618,16 @@ export async function tabOrder(page, n) {
     b.focus({ preventScroll: true });
     if (had === null) b.removeAttribute('tabindex'); else b.setAttribute('tabindex', had);
   });
+}
+
+// tabOrder starts keyboard navigation from the top of the document, presses
+// Tab n times and returns, per press, {el, inViewport, focus} where el
+// describes the focused element, inViewport says some of it is visible in
+// the viewport after the browser scrolled it there, and focus is
+// focusVisible's report. Focus leaving the page shows as el 'body'.
+export async function tabOrder(page, n) {
+  await helpers(page);
+  await resetFocus(page);
   const seq = [];
   for (let i = 0; i < n; i++) {
     await page.keyboard.press('Tab');

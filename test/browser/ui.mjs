@@ -7,7 +7,7 @@
 // Prints one JSON line: {wall, faces, events, camera, review, ...log}.
 import { args, sleep } from './lib.mjs';
 import {
-  audit, contrast, focusVisible, openApp, overflowX, overlaps, pageWeight, screenshot, startWeight,
+  audit, contrast, focusVisible, openApp, overflowX, overlaps, pageWeight, resetFocus, screenshot, startWeight,
 } from './checks.mjs';
 
 const a = args(['base', 'hook', 'face', 'artifacts']);
@@ -153,12 +153,7 @@ async function camera() {
 
   // Keyboard: Tab from the top reaches the timeline with a visible focus;
   // three ArrowRights move the moment three steps on and playback follows.
-  await page.evaluate(() => {
-    document.activeElement.blur();
-    document.body.setAttribute('tabindex', '-1');
-    document.body.focus();
-    document.body.removeAttribute('tabindex');
-  });
+  await resetFocus(page);
   let tabs = 0;
   for (; tabs < 80; tabs++) {
     await page.keyboard.press('Tab');
@@ -256,12 +251,9 @@ async function tabCheck() {
     };
     const els = [...document.querySelectorAll(sel)].filter((el) => !el.disabled && el.tabIndex >= 0 && shown(el));
     els.forEach((el, i) => { el.dataset.tabcheck = String(i); });
-    document.activeElement.blur();
-    document.body.setAttribute('tabindex', '-1');
-    document.body.focus();
-    document.body.removeAttribute('tabindex');
     return els.length;
   });
+  await resetFocus(page);
   const reached = new Set();
   const noFocus = [];
   // A video's controls take several Tab stops, and a live feed adds

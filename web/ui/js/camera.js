@@ -116,24 +116,26 @@ export function mount(root, route) {
     else selText.textContent = `Start ${fmtTime(t)}; now mark the end.`;
   }
 
+  // showSelection describes the selected range and arms the clip link when
+  // the range makes a clip.
   function showSelection(sel) {
+    const len = sel ? sel.end - sel.start : 0;
+    const ok = sel && len <= CLIP_MAX_MS;
     if (!sel) {
       mark = null;
       selText.textContent = 'No range selected.';
-      clipLink.removeAttribute('href');
-      clipLink.setAttribute('aria-disabled', 'true');
-      return;
-    }
-    const len = sel.end - sel.start;
-    if (len > CLIP_MAX_MS) {
+    } else if (!ok) {
       selText.textContent = `${fmtSpan(len)} selected: a clip is at most 1 h.`;
+    } else {
+      selText.textContent = `${fmtTime(sel.start)} to ${fmtTime(sel.end, false)} (${fmtSpan(len)})`;
+    }
+    if (ok) {
+      clipLink.href = urls.clip(name, sel.start, sel.end);
+      clipLink.removeAttribute('aria-disabled');
+    } else {
       clipLink.removeAttribute('href');
       clipLink.setAttribute('aria-disabled', 'true');
-      return;
     }
-    selText.textContent = `${fmtTime(sel.start)} to ${fmtTime(sel.end, false)} (${fmtSpan(len)})`;
-    clipLink.href = urls.clip(name, sel.start, sel.end);
-    clipLink.removeAttribute('aria-disabled');
   }
 
   function saveStill() {

@@ -30,6 +30,16 @@ export function cameraHref(e) {
   return `#/camera/${encodeURIComponent(e.stream)}?at=${encodeURIComponent(e.time)}`;
 }
 
+// faceSquare is the square around a face's box (ratios of a W×H frame) in
+// pixels: its centre and side, `grow` times the box's longer side.
+function faceSquare(b, W, H, grow) {
+  return {
+    cx: (b.left + b.width / 2) * W,
+    cy: (b.top + b.height / 2) * H,
+    side: Math.max(b.width * W, b.height * H) * grow,
+  };
+}
+
 // faceThumb shows one face of the event: the event's frame, scaled and
 // shifted so the face's box (with a margin) fills a square.
 export function faceThumb(e, face, size = 72) {
@@ -37,18 +47,14 @@ export function faceThumb(e, face, size = 72) {
   if (!face || !face.bbox) return box;
   const img = h('img', { alt: '', loading: 'lazy', decoding: 'async', width: size, height: size });
   img.onload = () => {
-    const b = face.bbox;
     const W = img.naturalWidth;
     const H = img.naturalHeight;
-    // The square around the face, 30 % larger than its longer side.
-    const side = Math.max(b.width * W, b.height * H) * 1.3;
-    const cx = (b.left + b.width / 2) * W;
-    const cy = (b.top + b.height / 2) * H;
-    const scale = size / side;
+    const sq = faceSquare(face.bbox, W, H, 1.3);
+    const scale = size / sq.side;
     img.style.width = W * scale + 'px';
     img.style.height = H * scale + 'px';
-    img.style.left = (size / 2 - cx * scale) + 'px';
-    img.style.top = (size / 2 - cy * scale) + 'px';
+    img.style.left = (size / 2 - sq.cx * scale) + 'px';
+    img.style.top = (size / 2 - sq.cy * scale) + 'px';
     img.classList.add('placed');
   };
   img.onerror = () => { img.remove(); box.classList.add('gone'); box.title = 'Frame no longer recorded'; };
@@ -83,12 +89,9 @@ async function cropFace(e, face) {
   const resp = await fetch(urls.image(e.stream, e.time));
   if (!resp.ok) throw new Error(resp.status === 404 ? 'the frame is no longer recorded' : `image: ${resp.status}`);
   const bmp = await createImageBitmap(await resp.blob());
-  const b = face.bbox;
   const W = bmp.width;
   const H = bmp.height;
-  const side = Math.max(b.width * W, b.height * H) * 2;
-  const cx = (b.left + b.width / 2) * W;
-  const cy = (b.top + b.height / 2) * H;
+  const { cx, cy, side } = faceSquare(face.bbox, W, H, 2);
   const x = Math.max(0, cx - side / 2);
   const y = Math.max(0, cy - side / 2);
   const w = Math.min(W - x, side);
