@@ -188,7 +188,7 @@ func TestBrowserPlayback(t *testing.T) {
 			late = max(late, res.Samples[i].Wall-res.Samples[i-1].Wall-1)
 		}
 		if res.Stalls > 0 {
-			t.Errorf("%d stalls after playback started (the once-a-second sampler ran up to %.1f s late): %v", res.Stalls, late, res.Waiting)
+			t.Errorf("%d stalls after startup (the once-a-second sampler ran up to %.1f s late): %v", res.Stalls, late, res.Waiting)
 		}
 		if res.Advanced < 9 {
 			t.Errorf("currentTime advanced %.2f s in 10 s of wall time, want at least 9", res.Advanced)

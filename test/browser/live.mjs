@@ -24,7 +24,9 @@ await withPlayer(a.base, { stream: a.stream }, async (page) => {
     startupMs,
     samples,
     advanced: last.currentTime - first.currentTime,
-    stalls: last.stalls,
+    // Startup ends once the position has moved (waitPlaying): a 'waiting'
+    // before that is hls.js settling on the first fragment, not a stall.
+    stalls: last.stalls - first.stalls,
     waiting: log.filter((e) => e.type === 'waiting'),
     hlsErrors: log.filter((e) => e.type === 'hls-error'),
     cspViolations: log.filter((e) => e.type === 'csp-violation'),
