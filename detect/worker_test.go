@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"vigil/events"
+	"vigil/internal/testkit"
 )
 
 func TestNewEvent(t *testing.T) {
@@ -119,7 +120,7 @@ func TestWorkersShareFragments(t *testing.T) {
 		}
 		return s
 	}
-	waitUntil(t, 60*time.Second, "every fragment analysed", func() bool { s := total(); return s.Fragments == n+1 && s.Skipped == 1 })
+	testkit.WaitFor(t, 60*time.Second, "every fragment analysed", func() bool { s := total(); return s.Fragments == n+1 && s.Skipped == 1 })
 	time.Sleep(2500 * time.Millisecond) // past AckWait: nothing is redelivered
 	s := total()
 	t.Logf("fragments analysed by each worker: %d and %d", workers[0].Stats().Fragments, workers[1].Stats().Fragments)
@@ -190,7 +191,7 @@ func TestWorkerRedelivery(t *testing.T) {
 		t.Fatalf("fragment 1 fetched while A still works on it (%d)", got)
 	}
 	a.Close()
-	waitUntil(t, 10*time.Second, "B analyses fragment 1", func() bool { return bw.Stats().Fragments == 1 })
+	testkit.WaitFor(t, 10*time.Second, "B analyses fragment 1", func() bool { return bw.Stats().Fragments == 1 })
 
 	// A worker that crashed: it pulled fragment 2 and never answered.
 	bw.Close()
@@ -213,7 +214,7 @@ func TestWorkerRedelivery(t *testing.T) {
 	}
 	took := time.Now()
 	cw := newTestWorker(t, b, c, func(cfg *WorkerConfig) { cfg.AckWait = ackWait })
-	waitUntil(t, 20*time.Second, "C analyses fragment 2", func() bool { return cw.Stats().Fragments == 1 })
+	testkit.WaitFor(t, 20*time.Second, "C analyses fragment 2", func() bool { return cw.Stats().Fragments == 1 })
 	if since := time.Since(took); since < ackWait-100*time.Millisecond {
 		t.Errorf("redelivered %v after the crash, before AckWait %v", since, ackWait)
 	}
@@ -254,7 +255,7 @@ func TestWorkerRepublishIsDeduplicated(t *testing.T) {
 		}
 	})
 	notice(t, b, 1, srv.serve("/cam/1", faceVideo(t, "s1", 4, 2, 640, 360)))
-	waitUntil(t, 30*time.Second, "the fragment analysed", func() bool { return w.Stats().Fragments == 1 })
+	testkit.WaitFor(t, 30*time.Second, "the fragment analysed", func() bool { return w.Stats().Fragments == 1 })
 	s := w.Stats()
 	if s.PublishFailures != 1 || s.Events != 6 || srv.count("/cam/1") != 2 {
 		t.Errorf("stats %+v, %d fetches", s, srv.count("/cam/1"))
@@ -275,7 +276,7 @@ func TestWorkerRepublishIsDeduplicated(t *testing.T) {
 func TestWorkerBadFragments(t *testing.T) {
 	b := startTestBus(t)
 	srv := newFragmentServer(t)
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	w := newTestWorker(t, b, staffCollections(t), func(cfg *WorkerConfig) {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
@@ -288,7 +289,7 @@ func TestWorkerBadFragments(t *testing.T) {
 		t.Fatal(err)
 	}
 	notice(t, b, 6, srv.serve("/cam/6", faceVideo(t, "s1", 4, 2, 640, 360)))
-	waitUntil(t, 30*time.Second, "the good fragment analysed", func() bool { return w.Stats().Fragments == 1 })
+	testkit.WaitFor(t, 30*time.Second, "the good fragment analysed", func() bool { return w.Stats().Fragments == 1 })
 	time.Sleep(2500 * time.Millisecond) // past AckWait: nothing is redelivered
 	s := w.Stats()
 	if s.DecodeFailures != 4 || s.Skipped != 1 || s.Fragments != 1 || s.Events != 4 || s.FetchFailures != 0 {
@@ -300,7 +301,7 @@ func TestWorkerBadFragments(t *testing.T) {
 		}
 	}
 	// Failures 1, 2 and 4 are logged; the third is only counted.
-	if n := logs.count("fragment not decodable"); n != 2 {
+	if n := logs.Count("fragment not decodable"); n != 2 {
 		t.Errorf("%d decode warnings logged:\n%s", n, logs)
 	}
 	if !strings.Contains(logs.String(), "not understood") {
@@ -334,7 +335,7 @@ func TestWorkerFetchRetries(t *testing.T) {
 		}
 	})
 	notice(t, b, 1, "http://127.0.0.1:1/cam/1")
-	waitUntil(t, 20*time.Second, "the fragment given up", func() bool { return w.Stats().FetchFailures == 1 })
+	testkit.WaitFor(t, 20*time.Second, "the fragment given up", func() bool { return w.Stats().FetchFailures == 1 })
 	if n := fetches.Load(); n != 2 {
 		t.Errorf("%d fetches, want 2", n)
 	}

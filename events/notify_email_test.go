@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 // smtpSink is aiosmtpd writing every message it receives to a file.
@@ -70,7 +71,7 @@ func TestNotifyEmail(t *testing.T) {
 	e := personEvent("door", "alice", time.Now().UTC())
 	publishT(t, b, e)
 	var msg string
-	waitFor(t, 5*time.Second, "mail", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "mail", func() bool {
 		b, _ := os.ReadFile(out)
 		msg = string(b)
 		return strings.Contains(msg, "--END--")

@@ -112,15 +112,3 @@ func personEvent(stream, externalID string, t time.Time) *Event {
 	return &Event{Type: FaceMatched, Stream: stream, Time: t,
 		Faces: []FaceResult{{Confidence: 0.99, Matches: []Match{{Collection: "staff", FaceID: "f-" + externalID, ExternalID: externalID, Similarity: 0.9}}}}}
 }
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 // verify checks a Standard Webhooks signature independently of sign.
@@ -39,7 +40,7 @@ func TestNotifyWebhookSigned(t *testing.T) {
 	e := personEvent("cam1", "alice", time.Now().UTC())
 	start := time.Now()
 	publishT(t, b, e)
-	waitFor(t, time.Second, "delivery", func() bool { h, _ := r.snapshot(); return len(h) == 1 })
+	testkit.WaitFor(t, time.Second, "delivery", func() bool { h, _ := r.snapshot(); return len(h) == 1 })
 	hits, _ := r.snapshot()
 	t.Logf("publish → receipt: %v", hits[0].At.Sub(start))
 	h := hits[0]
@@ -58,7 +59,7 @@ func TestNotifyWebhookSigned(t *testing.T) {
 	if err != nil || def.Secret != redactedSecret {
 		t.Fatalf("Get: %+v %v", def, err)
 	}
-	waitFor(t, 2*time.Second, "status", func() bool { _, st, _ = ns.Get("hook"); return st.Delivered == 1 && st.Pending == 0 })
+	testkit.WaitFor(t, 2*time.Second, "status", func() bool { _, st, _ = ns.Get("hook"); return st.Delivered == 1 && st.Pending == 0 })
 	// A PUT without the secret keeps it; Test signs with it.
 	putT(t, ns, Notifier{Name: "hook", Type: NotifyWebhook, URL: r.srv.URL + "/in"})
 	if err := ns.Test(context.Background(), "hook"); err != nil {
@@ -91,7 +92,7 @@ func TestNotifyRetries(t *testing.T) {
 
 	e1 := personEvent("cam1", "alice", time.Now().UTC())
 	publishT(t, b, e1)
-	waitFor(t, 5*time.Second, "event 1", func() bool { _, ids := r.snapshot(); return ids[e1.ID] == 1 })
+	testkit.WaitFor(t, 5*time.Second, "event 1", func() bool { _, ids := r.snapshot(); return ids[e1.ID] == 1 })
 	hits, ids := r.snapshot()
 	if len(hits) != 4 || len(ids) != 1 {
 		t.Fatalf("%d attempts, %d distinct delivered", len(hits), len(ids))
@@ -106,7 +107,7 @@ func TestNotifyRetries(t *testing.T) {
 
 	e2 := personEvent("cam1", "bob", time.Now().UTC())
 	publishT(t, b, e2)
-	waitFor(t, 5*time.Second, "event 2", func() bool { _, ids := r.snapshot(); return ids[e2.ID] == 1 })
+	testkit.WaitFor(t, 5*time.Second, "event 2", func() bool { _, ids := r.snapshot(); return ids[e2.ID] == 1 })
 	hits, _ = r.snapshot()
 	if gap := hits[5].At.Sub(hits[4].At); gap < 2*time.Second {
 		t.Fatalf("Retry-After 2 but retried after %v", gap)
@@ -116,7 +117,7 @@ func TestNotifyRetries(t *testing.T) {
 
 	e3 := personEvent("cam1", "carol", time.Now().UTC())
 	publishT(t, b, e3)
-	waitFor(t, 5*time.Second, "disabled", func() bool { _, st, _ := ns.Get("hook"); return st.Disabled })
+	testkit.WaitFor(t, 5*time.Second, "disabled", func() bool { _, st, _ := ns.Get("hook"); return st.Disabled })
 	_, st, _ := ns.Get("hook")
 	if !strings.Contains(st.DisabledReason, "410") || st.Delivered != 2 || st.Failed != 5 {
 		t.Fatalf("status %+v", st)
@@ -148,7 +149,7 @@ func TestNotifyDeadLetter(t *testing.T) {
 	e1, e2 := personEvent("cam1", "a", time.Now().UTC()), personEvent("cam1", "b", time.Now().UTC())
 	publishT(t, b, e1)
 	publishT(t, b, e2)
-	waitFor(t, 5*time.Second, "event 2", func() bool { _, ids := r.snapshot(); return ids[e2.ID] == 1 })
+	testkit.WaitFor(t, 5*time.Second, "event 2", func() bool { _, ids := r.snapshot(); return ids[e2.ID] == 1 })
 	_, st, _ := ns.Get("hook")
 	if len(st.DeadLetters) != 1 || st.DeadLetters[0].EventID != e1.ID || st.DeadLetters[0].Attempts != 3 ||
 		!strings.Contains(st.DeadLetters[0].LastError, "500") {
@@ -171,12 +172,12 @@ func TestNotifyDurableResume(t *testing.T) {
 		publishT(t, b, personEvent(fmt.Sprintf("cam%d", i%4), "p", time.Now().UTC()))
 	}
 	ns = openNotifiersT(t, b, path)
-	waitFor(t, 10*time.Second, "200 events", func() bool { _, ids := r.snapshot(); return len(ids) == 200 })
+	testkit.WaitFor(t, 10*time.Second, "200 events", func() bool { _, ids := r.snapshot(); return len(ids) == 200 })
 	time.Sleep(200 * time.Millisecond)
 	if _, ids := r.snapshot(); len(ids) != 200 {
 		t.Fatalf("%d distinct events", len(ids))
 	}
-	waitFor(t, 3*time.Second, "status", func() bool { _, st, _ := ns.Get("hook"); return st.Delivered == 200 && st.Pending == 0 })
+	testkit.WaitFor(t, 3*time.Second, "status", func() bool { _, st, _ := ns.Get("hook"); return st.Delivered == 200 && st.Pending == 0 })
 }
 
 // A cooldown sends one notification per (stream, person) per window.
@@ -191,7 +192,7 @@ func TestNotifyCooldown(t *testing.T) {
 	}
 	publishT(t, b, personEvent("cam1", "bob", t0.Add(time.Second)))
 	publishT(t, b, personEvent("cam2", "alice", t0.Add(time.Second)))
-	waitFor(t, 5*time.Second, "52 handled", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "52 handled", func() bool {
 		_, st, _ := ns.Get("hook")
 		return st.Delivered+st.Suppressed == 52
 	})
@@ -260,7 +261,7 @@ func TestNotifyHangingReceiver(t *testing.T) {
 	for range 20 {
 		publishT(t, b, personEvent("cam1", "p", time.Now().UTC()))
 	}
-	waitFor(t, 2*time.Second, "fast receiver", func() bool { _, ids := fast.snapshot(); return len(ids) == 20 })
+	testkit.WaitFor(t, 2*time.Second, "fast receiver", func() bool { _, ids := fast.snapshot(); return len(ids) == 20 })
 	t.Logf("20 events to the fast receiver in %v while the slow one hangs", time.Since(start))
 	ns.Close()
 }
@@ -274,7 +275,7 @@ func TestNotifyTemplateBody(t *testing.T) {
 	putT(t, ns, Notifier{Name: "chat", Type: NotifyWebhook, URL: r.srv.URL,
 		Template: `{"text":"{{person .}} seen on {{.Stream}} ({{printf "%.2f" (similarity .)}})"}`})
 	publishT(t, b, personEvent("door", "alice", time.Now().UTC()))
-	waitFor(t, 5*time.Second, "the chat message", func() bool { hits, _ := r.snapshot(); return len(hits) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the chat message", func() bool { hits, _ := r.snapshot(); return len(hits) == 1 })
 	hits, _ := r.snapshot()
 	var msg struct{ Text string }
 	if err := json.Unmarshal(hits[0].Body, &msg); err != nil || !strings.HasPrefix(msg.Text, "alice seen on door (") {

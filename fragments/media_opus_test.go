@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"vigil/internal/testkit"
 	"vigil/media"
 )
 
@@ -14,11 +15,11 @@ import (
 // ffprobe's hex dump.
 func makeOpus(spec mediaSpec, base string) (*testMedia, error) {
 	ogg := base + ".ogg"
-	if _, err := runCmd("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+	if _, err := testkit.Run("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", fmt.Sprint(spec.seconds), "-c:a", "libopus", "-b:a", "32k", "-f", "ogg", ogg); err != nil {
 		return nil, err
 	}
-	out, err := runCmd("ffprobe", "-v", "error", "-show_entries", "packet=pts,data", "-show_data", "-of", "json", ogg)
+	out, err := testkit.Run("ffprobe", "-v", "error", "-show_entries", "packet=pts,data", "-show_data", "-of", "json", ogg)
 	if err != nil {
 		return nil, err
 	}

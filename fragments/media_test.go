@@ -2,7 +2,6 @@ package fragments
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
+	"vigil/internal/testkit"
 	"vigil/media"
 )
 
@@ -77,14 +77,6 @@ func loadMedia(t testing.TB, spec mediaSpec) *testMedia {
 	return m
 }
 
-func runCmd(name string, args ...string) ([]byte, error) {
-	out, err := exec.Command(name, args...).Output()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out, fmt.Errorf("%s %v: %w: %s", name, args, err, ee.Stderr)
-	}
-	return out, err
-}
-
 func makeMedia(spec mediaSpec, base string) (*testMedia, error) {
 	if spec.audio == "opus" {
 		return makeOpus(spec, base)
@@ -107,21 +99,11 @@ func makeMedia(spec mediaSpec, base string) (*testMedia, error) {
 	if spec.audio != "" {
 		args = append(args, "-c:a", "aac", "-b:a", "64k")
 	}
-	if _, err := runCmd("ffmpeg", append(args, "-f", "mpegts", ts)...); err != nil {
+	if _, err := testkit.Run("ffmpeg", append(args, "-f", "mpegts", ts)...); err != nil {
 		return nil, err
 	}
-	out, err := runCmd("ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts,dts,flags", "-of", "json", ts)
+	packets, err := testkit.ProbePackets(ts)
 	if err != nil {
-		return nil, err
-	}
-	var probe struct {
-		Packets []struct {
-			CodecType string `json:"codec_type"`
-			PTS, DTS  int64
-			Flags     string
-		}
-	}
-	if err := json.Unmarshal(out, &probe); err != nil {
 		return nil, err
 	}
 	m := &testMedia{frameDur: 40 * time.Millisecond}
@@ -129,7 +111,7 @@ func makeMedia(spec mediaSpec, base string) (*testMedia, error) {
 	var adts mpeg4audio.ADTSPackets
 	if spec.video != "" {
 		es := base + "." + spec.video
-		if _, err := runCmd("ffmpeg", "-v", "error", "-y", "-i", ts, "-map", "0:v", "-c", "copy", "-f", map[string]string{"h264": "h264", "h265": "hevc"}[spec.video], es); err != nil {
+		if _, err := testkit.Run("ffmpeg", "-v", "error", "-y", "-i", ts, "-map", "0:v", "-c", "copy", "-f", map[string]string{"h264": "h264", "h265": "hevc"}[spec.video], es); err != nil {
 			return nil, err
 		}
 		raw, err := os.ReadFile(es)
@@ -157,7 +139,7 @@ func makeMedia(spec mediaSpec, base string) (*testMedia, error) {
 	if spec.audio != "" {
 		m.audioCodec = "aac"
 		aac := base + ".aac"
-		if _, err := runCmd("ffmpeg", "-v", "error", "-y", "-i", ts, "-map", "0:a", "-c", "copy", "-f", "adts", aac); err != nil {
+		if _, err := testkit.Run("ffmpeg", "-v", "error", "-y", "-i", ts, "-map", "0:a", "-c", "copy", "-f", "adts", aac); err != nil {
 			return nil, err
 		}
 		raw, err := os.ReadFile(aac)
@@ -178,7 +160,7 @@ func makeMedia(spec mediaSpec, base string) (*testMedia, error) {
 
 	// Pair probe packets with access units and frames, in order.
 	var vi, ai int
-	for _, p := range probe.Packets {
+	for _, p := range packets {
 		switch p.CodecType {
 		case "video":
 			if vi >= len(aus) {

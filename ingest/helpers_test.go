@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"vigil/internal/testkit"
 	"vigil/media"
 )
 
@@ -76,38 +76,8 @@ func (s *recSink) units(track int) []*media.Unit {
 	return out
 }
 
-// waitFor polls cond until it holds or the timeout expires.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// logBuffer is a goroutine-safe log destination for tests.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
-	lb := &logBuffer{}
+func testLogger(t *testing.T) (*slog.Logger, *testkit.LogBuffer) {
+	lb := &testkit.LogBuffer{}
 	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
 }
 
@@ -115,7 +85,7 @@ func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
 // a recording sink.
 type testManager struct {
 	*Manager
-	logs *logBuffer
+	logs *testkit.LogBuffer
 
 	mu    sync.Mutex
 	sinks map[string]*recSink

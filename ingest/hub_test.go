@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/testkit"
 	"vigil/media"
 )
 
@@ -108,7 +109,7 @@ func TestHubSlowSinkDropsAndSkipsToKeyframe(t *testing.T) {
 			slow.gate <- struct{}{}
 		}
 	}()
-	waitFor(t, 5*time.Second, "slow sink to drain", func() bool { return slow.count("unit") == 5 })
+	testkit.WaitFor(t, 5*time.Second, "slow sink to drain", func() bool { return slow.count("unit") == 5 })
 	writeWithin(t, h, unit(11, false)) // still skipping: not a keyframe
 	go func() {
 		for range 2 {
@@ -116,7 +117,7 @@ func TestHubSlowSinkDropsAndSkipsToKeyframe(t *testing.T) {
 		}
 	}()
 	writeWithin(t, h, unit(12, true), unit(13, false))
-	waitFor(t, 5*time.Second, "slow sink to get the keyframe", func() bool { return slow.count("unit") == 7 })
+	testkit.WaitFor(t, 5*time.Second, "slow sink to get the keyframe", func() bool { return slow.count("unit") == 7 })
 
 	got := ptsOf(slow.units(-1))
 	want := []int64{0, 1, 2, 3, 4, 12, 13}
@@ -131,7 +132,7 @@ func TestHubSlowSinkDropsAndSkipsToKeyframe(t *testing.T) {
 	if s := h.Stats().Sinks[0]; s.Dropped != 7 || s.Delivered != 7 {
 		t.Fatalf("slow sink stats %+v, want 7 dropped, 7 delivered", s)
 	}
-	waitFor(t, 5*time.Second, "fast sink", func() bool { return fast.count("unit") == 14 })
+	testkit.WaitFor(t, 5*time.Second, "fast sink", func() bool { return fast.count("unit") == 14 })
 	if s := h.Stats().Sinks[1]; s.Dropped != 0 {
 		t.Fatalf("fast sink dropped %d", s.Dropped)
 	}
@@ -172,7 +173,7 @@ func TestHubLateSubscriberStartsAtKeyframe(t *testing.T) {
 	h.Write(&media.Unit{Track: 1, PTS: 1, Key: true, Payload: [][]byte{{1}}}) // audio is no resume point
 	h.Write(unit(5, true))
 	h.Write(unit(6, false))
-	waitFor(t, 5*time.Second, "late subscriber", func() bool { return late.count("unit") == 2 })
+	testkit.WaitFor(t, 5*time.Second, "late subscriber", func() bool { return late.count("unit") == 2 })
 
 	ev := late.snapshot()
 	if ev[0].kind != "begin" || len(ev[0].tracks) != 2 || ev[0].tracks[0].Width != 64 {

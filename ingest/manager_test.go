@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 func TestCloseEndsPublishersAndSources(t *testing.T) {
@@ -21,7 +22,7 @@ func TestCloseEndsPublishersAndSources(t *testing.T) {
 		_, err := ffmpeg(ctx, publishArgs(30, x264, aac, "tcp", tm.url("pushed"))...)
 		ffDone <- err
 	}()
-	waitFor(t, 20*time.Second, "both streams flowing", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "both streams flowing", func() bool {
 		return tm.sinkUnits("pushed") >= 25 && tm.sinkUnits("pulled") >= 25
 	})
 

@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
+	"vigil/internal/testkit"
 	"vigil/media"
 )
 
@@ -30,7 +31,7 @@ type pipelineRig struct {
 	hub    *Hub
 	sink   *recSink
 	status *streamStatus
-	logs   *logBuffer
+	logs   *testkit.LogBuffer
 	enc    interface {
 		Encode([][]byte) ([]*rtp.Packet, error)
 	}

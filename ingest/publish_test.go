@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/testkit"
 	"vigil/media"
 )
 
@@ -80,7 +81,7 @@ func testPublish(t *testing.T, transport string, video, audio []string, want wan
 	}()
 
 	// While publishing: status reports the stream.
-	waitFor(t, 30*time.Second, "units to arrive", func() bool { return tm.sinkUnits(name) >= 60 })
+	testkit.WaitFor(t, 30*time.Second, "units to arrive", func() bool { return tm.sinkUnits(name) >= 60 })
 	st := tm.Status(name)
 	if !st.Online || st.Codec != want.codec || st.Width != want.width || st.Height != want.height {
 		t.Errorf("status while publishing: %+v", st)
@@ -96,7 +97,7 @@ func testPublish(t *testing.T, transport string, video, audio []string, want wan
 		t.Fatalf("ffmpeg failed: %v", err)
 	}
 	s := tm.sink(name)
-	waitFor(t, 15*time.Second, "the session to end", func() bool { return s.count("end") == 1 && !tm.Status(name).Online })
+	testkit.WaitFor(t, 15*time.Second, "the session to end", func() bool { return s.count("end") == 1 && !tm.Status(name).Online })
 	checkRecording(t, s, want)
 	if st := tm.Status(name); st.FramesDropped != 0 || st.LastError != "" {
 		t.Errorf("status after publishing: %+v", st)

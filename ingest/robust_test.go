@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
@@ -199,7 +200,7 @@ func TestGarbageKeepsServerRunning(t *testing.T) {
 			t.Errorf("junk publisher over %v not online", tr)
 		}
 		junk.c.Close()
-		waitFor(t, 5*time.Second, "junk publisher gone", func() bool { return !tm.Status("junk").Online })
+		testkit.WaitFor(t, 5*time.Second, "junk publisher gone", func() bool { return !tm.Status("junk").Online })
 	}
 	if n := strings.Count(tm.logs.String(), "stream=junk"); n > 40 {
 		t.Errorf("%d log lines about the junk stream: per-packet warnings are not summarised", n)
@@ -212,7 +213,7 @@ func TestGarbageKeepsServerRunning(t *testing.T) {
 	if out, err := ffmpeg(ctx, publishArgs(2, x264, nil, "udp", tm.url("after"))...); err != nil {
 		t.Fatalf("ffmpeg after garbage: %v: %s", err, out)
 	}
-	waitFor(t, 5*time.Second, "units after garbage", func() bool { return tm.sinkUnits("after") >= 40 })
+	testkit.WaitFor(t, 5*time.Second, "units after garbage", func() bool { return tm.sinkUnits("after") >= 40 })
 }
 
 func firstLine(s string) string {
@@ -261,7 +262,7 @@ func TestUnsupportedCodecRefusedWhileOtherStreamFlows(t *testing.T) {
 		_, err := ffmpeg(ctx, publishArgs(5, x264, aac, "tcp", tm.url("good"))...)
 		good <- err
 	}()
-	waitFor(t, 20*time.Second, "the good stream to flow", func() bool { return tm.sinkUnits("good") >= 25 })
+	testkit.WaitFor(t, 20*time.Second, "the good stream to flow", func() bool { return tm.sinkUnits("good") >= 25 })
 
 	for _, c := range []struct{ name, codec string }{{"mjpeg", "M-JPEG"}, {"mp4v", "MPEG-4 Video"}} {
 		tm.Hub(c.name) // the stream exists, so its status shows the refusal
@@ -288,7 +289,7 @@ func TestUnsupportedCodecRefusedWhileOtherStreamFlows(t *testing.T) {
 	}
 
 	before := tm.sinkUnits("good")
-	waitFor(t, 10*time.Second, "the good stream to keep flowing", func() bool { return tm.sinkUnits("good") >= before+25 })
+	testkit.WaitFor(t, 10*time.Second, "the good stream to keep flowing", func() bool { return tm.sinkUnits("good") >= before+25 })
 	if err := <-good; err != nil {
 		t.Fatalf("good publisher: %v", err)
 	}

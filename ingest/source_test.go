@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 func TestPullSourceReconnects(t *testing.T) {
@@ -20,7 +21,7 @@ func TestPullSourceReconnects(t *testing.T) {
 	url := "rtsp://" + cam.addr + "/cam"
 
 	tm.SetSource("door", url)
-	waitFor(t, 10*time.Second, "source online with media", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "source online with media", func() bool {
 		return tm.Status("door").Online && tm.sinkUnits("door") >= 30
 	})
 	st := tm.Status("door")
@@ -32,17 +33,17 @@ func TestPullSourceReconnects(t *testing.T) {
 	}
 
 	cam.close()
-	waitFor(t, 5*time.Second, "source offline", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "source offline", func() bool {
 		st := tm.Status("door")
 		return !st.Online && st.LastError != ""
 	})
 	s := tm.sink("door")
-	waitFor(t, 5*time.Second, "End after the camera went away", func() bool { return s.count("end") == 1 })
+	testkit.WaitFor(t, 5*time.Second, "End after the camera went away", func() bool { return s.count("end") == 1 })
 	before := s.count("unit")
 
 	startCamera(t, cam.addr, clip) // the camera comes back on the same address
-	waitFor(t, backoffMax+time.Second, "source back online", func() bool { return tm.Status("door").Online })
-	waitFor(t, 5*time.Second, "media after reconnecting", func() bool { return s.count("unit") >= before+25 })
+	testkit.WaitFor(t, backoffMax+time.Second, "source back online", func() bool { return tm.Status("door").Online })
+	testkit.WaitFor(t, 5*time.Second, "media after reconnecting", func() bool { return s.count("unit") >= before+25 })
 	if st := tm.Status("door"); st.Reconnects < 1 || st.LastError != "" {
 		t.Errorf("status after reconnecting: %+v", st)
 	}
@@ -89,15 +90,15 @@ func TestPullSourceReplaceURL(t *testing.T) {
 	tm := startTestManager(t, Config{BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond})
 
 	tm.SetSource("yard", "rtsp://"+deadAddr(t)+"/x")
-	waitFor(t, 5*time.Second, "a failed attempt", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "a failed attempt", func() bool {
 		return strings.Contains(tm.Status("yard").LastError, "refused")
 	})
 	tm.SetSource("yard", "rtsp://"+cam.addr+"/cam")
-	waitFor(t, 5*time.Second, "the new source online", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the new source online", func() bool {
 		return tm.Status("yard").Online && tm.sinkUnits("yard") > 10
 	})
 	tm.SetSource("yard", "")
-	waitFor(t, 5*time.Second, "source stopped", func() bool { return !tm.Status("yard").Online })
+	testkit.WaitFor(t, 5*time.Second, "source stopped", func() bool { return !tm.Status("yard").Online })
 	if st := tm.Status("yard"); st.Source != "" {
 		t.Errorf("status after removing the source: %+v", st)
 	}
@@ -142,7 +143,7 @@ func TestPullSourcesBackoffJitter(t *testing.T) {
 	for i := range n {
 		m.SetSource(fmt.Sprintf("s%02d", i), url)
 	}
-	waitFor(t, 20*time.Second, "every source to retry", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "every source to retry", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for i := range n {

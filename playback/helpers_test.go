@@ -23,6 +23,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"vigil/fragments"
+	"vigil/internal/testkit"
 	"vigil/media"
 )
 
@@ -124,41 +125,23 @@ func loadMedia(t testing.TB, seconds int, size string) *realMedia {
 	return m
 }
 
-func run(name string, args ...string) ([]byte, error) {
-	out, err := exec.Command(name, args...).Output()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out, fmt.Errorf("%s %v: %w: %s", name, args, err, ee.Stderr)
-	}
-	return out, err
-}
-
 func makeMedia(dir string, seconds int, size string) (*realMedia, error) {
 	ts := filepath.Join(dir, "m.ts")
-	if _, err := run("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size="+size+":rate=25",
+	if _, err := testkit.Run("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size="+size+":rate=25",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", fmt.Sprint(seconds),
 		"-c:v", "libx264", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-bf", "2", "-pix_fmt", "yuv420p",
 		"-x264-params", "aud=1", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", ts); err != nil {
 		return nil, err
 	}
-	out, err := run("ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts,dts,flags", "-of", "json", ts)
+	packets, err := testkit.ProbePackets(ts)
 	if err != nil {
 		return nil, err
 	}
-	var probe struct {
-		Packets []struct {
-			CodecType string `json:"codec_type"`
-			PTS, DTS  int64
-			Flags     string
-		}
-	}
-	if err := json.Unmarshal(out, &probe); err != nil {
-		return nil, err
-	}
 	es, aac := filepath.Join(dir, "m.h264"), filepath.Join(dir, "m.aac")
-	if _, err := run("ffmpeg", "-v", "error", "-y", "-i", ts, "-map", "0:v", "-c", "copy", "-f", "h264", es); err != nil {
+	if _, err := testkit.Run("ffmpeg", "-v", "error", "-y", "-i", ts, "-map", "0:v", "-c", "copy", "-f", "h264", es); err != nil {
 		return nil, err
 	}
-	if _, err := run("ffmpeg", "-v", "error", "-y", "-i", ts, "-map", "0:a", "-c", "copy", "-f", "adts", aac); err != nil {
+	if _, err := testkit.Run("ffmpeg", "-v", "error", "-y", "-i", ts, "-map", "0:a", "-c", "copy", "-f", "adts", aac); err != nil {
 		return nil, err
 	}
 	rawV, err := os.ReadFile(es)
@@ -189,7 +172,7 @@ func makeMedia(dir string, seconds int, size string) (*realMedia, error) {
 	}
 	m := &realMedia{tracks: []media.Track{video, {Codec: media.AAC, ClockRate: 48000, AACConfig: conf, SampleRate: 48000, Channels: 1}}}
 	var vi, ai int
-	for _, p := range probe.Packets {
+	for _, p := range packets {
 		switch {
 		case p.CodecType == "video" && vi < len(aus):
 			m.units = append(m.units, media.Unit{Track: 0, PTS: p.PTS, DTS: p.DTS, Key: p.Flags[0] == 'K', Payload: aus[vi]})
@@ -334,7 +317,7 @@ func get(t testing.TB, serve func(w http.ResponseWriter, r *http.Request) error,
 // ffprobeJSON runs ffprobe with args and decodes its JSON output.
 func ffprobeJSON(t testing.TB, out any, args ...string) {
 	t.Helper()
-	b, err := run("ffprobe", append([]string{"-v", "error", "-of", "json"}, args...)...)
+	b, err := testkit.Run("ffprobe", append([]string{"-v", "error", "-of", "json"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

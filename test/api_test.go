@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 // TestStreamLifecycle creates a stream with PUT {}, records into it, stops
@@ -36,7 +37,7 @@ func TestStreamLifecycle(t *testing.T) {
 
 	cam := smallCamera(t)
 	ff := startFFmpeg(t, "-re", "-i", cam, "-c", "copy", "-t", "7", "-f", "rtsp", "rtsp://"+v.RTSP+"/porch")
-	waitFor(t, 15*time.Second, "porch online", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "porch online", func() bool {
 		var s struct {
 			Status struct{ Online bool } `json:"status"`
 		}
@@ -86,7 +87,7 @@ func TestStreamLifecycle(t *testing.T) {
 	if code := v.getJSON("/api/v1/streams/porch", nil); code != http.StatusNotFound {
 		t.Fatalf("GET after DELETE: %d", code)
 	}
-	waitFor(t, 5*time.Second, "the recordings to be purged", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the recordings to be purged", func() bool {
 		entries, _ := os.ReadDir(filepath.Join(data, "recordings", "porch"))
 		return len(entries) == 0
 	})

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 // rawRequest sends a request line as written, so that no client library
@@ -43,7 +44,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	// One stream records throughout; nothing below may disturb it.
 	cam := smallCamera(t)
 	good := startFFmpeg(t, "-re", "-stream_loop", "-1", "-i", cam, "-c", "copy", "-f", "rtsp", "rtsp://"+v.RTSP+"/good")
-	waitFor(t, 15*time.Second, "the good stream's first fragment", func() bool { return len(v.fragments("good")) > 0 })
+	testkit.WaitFor(t, 15*time.Second, "the good stream's first fragment", func() bool { return len(v.fragments("good")) > 0 })
 
 	t.Run("invalid stream names are 400", func(t *testing.T) {
 		for _, target := range []string{
@@ -116,7 +117,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		if err := ff.wait(t, 30*time.Second); err == nil {
 			t.Errorf("ffmpeg publishing MPEG-4 Part 2 was not refused")
 		}
-		waitFor(t, 5*time.Second, "a log line naming the unsupported codec", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "a log line naming the unsupported codec", func() bool {
 			return strings.Contains(strings.ToLower(v.Logs()), "unsupported codec")
 		})
 	})
@@ -135,7 +136,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 
 	// The good stream kept recording through all of it.
 	before := len(v.fragments("good"))
-	waitFor(t, 10*time.Second, "the good stream to keep recording", func() bool { return len(v.fragments("good")) > before+1 })
+	testkit.WaitFor(t, 10*time.Second, "the good stream to keep recording", func() bool { return len(v.fragments("good")) > before+1 })
 	select {
 	case <-good.done:
 		t.Fatalf("the good publisher was disconnected: %s", good.out.String())

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 // Browser tests play vigil's HLS in Debian's Chromium, driven by the Node
@@ -162,7 +163,7 @@ func TestBrowserPlayback(t *testing.T) {
 	startFFmpeg(t, "-re", "-stream_loop", "-1", "-i", cam, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp",
 		"rtsp://"+v.RTSP+"/cam")
 	base := "http://" + v.HTTP
-	waitFor(t, 30*time.Second, "three fragments", func() bool { return len(v.fragments("cam")) >= 3 })
+	testkit.WaitFor(t, 30*time.Second, "three fragments", func() bool { return len(v.fragments("cam")) >= 3 })
 
 	t.Run("live", func(t *testing.T) {
 		var res struct {
@@ -205,7 +206,7 @@ func TestBrowserPlayback(t *testing.T) {
 		first := v.fragments("cam")[0].ServerTime
 		start := first.Add(5300 * time.Millisecond) // inside a fragment, not on a boundary
 		end := start.Add(30 * time.Second)
-		waitFor(t, 70*time.Second, "40 s recorded", func() bool {
+		testkit.WaitFor(t, 70*time.Second, "40 s recorded", func() bool {
 			frags := v.fragments("cam")
 			f := frags[len(frags)-1]
 			return !f.ServerTime.Add(time.Duration(f.DurationMS * float64(time.Millisecond))).Before(first.Add(40 * time.Second))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 var demoStartRE = regexp.MustCompile(`msg="demo camera publishing" component=demo stream=demo url=(\S+) pid=(\d+)`)
@@ -36,7 +37,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("GET /api/v1/streams/demo: %d %+v", code, def)
 	}
 	var frags []fragment
-	waitFor(t, 60*time.Second, "two demo fragments", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "two demo fragments", func() bool {
 		frags = v.fragments("demo")
 		return len(frags) >= 2
 	})
@@ -95,7 +96,7 @@ func TestDemoKeepsExistingStream(t *testing.T) {
 
 	v = startVigil(t, data, "--demo")
 	var after def
-	waitFor(t, 30*time.Second, "the demo camera online", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the demo camera online", func() bool {
 		v.getJSON("/api/v1/streams/demo", &after)
 		return after.Status.Online
 	})

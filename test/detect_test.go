@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 
 	"github.com/nats-io/nats.go"
 )
@@ -246,7 +247,7 @@ func TestDetectEvents(t *testing.T) {
 	// junk one, which failed): then every event has been published.
 	frags := map[string][]fragment{}
 	want := 0
-	waitFor(t, 30*time.Second, "every fragment analysed", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "every fragment analysed", func() bool {
 		n := 0
 		for name := range clips {
 			frags[name] = v.fragments(name)
@@ -378,7 +379,7 @@ func TestDetectExternalNATS(t *testing.T) {
 	var page struct {
 		Events []faceEvent `json:"events"`
 	}
-	waitFor(t, 5*time.Second, "the event in the events API", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the event in the events API", func() bool {
 		v.getJSON("/api/v1/events?stream=cam", &page)
 		return slices.ContainsFunc(page.Events, func(x faceEvent) bool { return x.ID == e.ID })
 	})

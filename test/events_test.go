@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 
 	"github.com/nats-io/nats.go"
 )
@@ -129,7 +130,7 @@ func TestEventsAPI(t *testing.T) {
 		NextCursor string `json:"next_cursor"`
 	}
 	var all page
-	waitFor(t, 5*time.Second, "12 stored events", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "12 stored events", func() bool {
 		v.getJSON("/api/v1/events", &all)
 		return len(all.Events) == 12
 	})

@@ -252,18 +252,6 @@ func (v *vigil) download(stream string, n uint64, dir string) string {
 	return p
 }
 
-// waitFor polls cond every 100 ms until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // ffmpeg runs ffmpeg with args in the background until ctx ends or it exits;
 // its stderr is kept for failure messages.
 type ffproc struct {

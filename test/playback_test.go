@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 )
@@ -125,7 +126,7 @@ func TestPlayback(t *testing.T) {
 	cam := camera66(t)
 	v := startVigil(t, t.TempDir())
 	ff := startFFmpeg(t, "-re", "-i", cam, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", "rtsp://"+v.RTSP+"/cam")
-	waitFor(t, 20*time.Second, "three fragments", func() bool { return len(v.fragments("cam")) >= 3 })
+	testkit.WaitFor(t, 20*time.Second, "three fragments", func() bool { return len(v.fragments("cam")) >= 3 })
 
 	t.Run("live", func(t *testing.T) {
 		m, body := v.mediaPlaylist(t, "/hls/cam/index.m3u8")
@@ -163,7 +164,7 @@ func TestPlayback(t *testing.T) {
 		t.Fatalf("ffmpeg: %v: %s", err, ff.out.String())
 	}
 	var frags []fragment
-	waitFor(t, 10*time.Second, "the last fragment", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the last fragment", func() bool {
 		frags = v.fragments("cam")
 		var sum float64
 		for _, f := range frags {
@@ -312,7 +313,7 @@ func TestPlaybackAcrossAGap(t *testing.T) {
 			t.Fatalf("ffmpeg: %v: %s", err, ff.out.String())
 		}
 	}
-	waitFor(t, 10*time.Second, "20 s recorded", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "20 s recorded", func() bool {
 		var sum float64
 		for _, f := range v.fragments("gap") {
 			sum += f.DurationMS

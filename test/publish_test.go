@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 // TestPublishRecordsEveryFrame is acceptance 2 of the ingest issue: ffmpeg
@@ -49,7 +50,7 @@ func TestPublishRecordsEveryFrame(t *testing.T) {
 	for _, r := range runs {
 		t.Run(r.stream, func(t *testing.T) {
 			var frags []fragment
-			waitFor(t, 10*time.Second, "the last fragment after the publisher left", func() bool {
+			testkit.WaitFor(t, 10*time.Second, "the last fragment after the publisher left", func() bool {
 				frags = v.fragments(r.stream)
 				var sum float64
 				for _, f := range frags {

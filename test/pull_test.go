@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 type streamStatus struct {
@@ -39,7 +40,7 @@ streams:
 	camera := func() (*relay, *ffproc) {
 		r := startRelay(t, camAddr)
 		ff := startFFmpeg(t, "-re", "-stream_loop", "-1", "-i", cam, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", "rtsp://"+camAddr+"/cam")
-		waitFor(t, 10*time.Second, "the camera to have a publisher", r.Ready)
+		testkit.WaitFor(t, 10*time.Second, "the camera to have a publisher", r.Ready)
 		return r, ff
 	}
 	r, ff := camera()
@@ -49,12 +50,12 @@ streams:
 		v.getJSON("/api/v1/streams/gate", &s)
 		return s
 	}
-	waitFor(t, 15*time.Second, "gate online and recording", func() bool { return status().Status.Online && len(v.fragments("gate")) > 0 })
+	testkit.WaitFor(t, 15*time.Second, "gate online and recording", func() bool { return status().Status.Online && len(v.fragments("gate")) > 0 })
 
 	// The camera goes away.
 	ff.kill()
 	r.Close()
-	waitFor(t, 10*time.Second, "gate offline", func() bool { return !status().Status.Online })
+	testkit.WaitFor(t, 10*time.Second, "gate offline", func() bool { return !status().Status.Online })
 	if s := status(); s.Status.Error == "" {
 		t.Errorf("offline stream shows no error")
 	}
@@ -71,10 +72,10 @@ streams:
 	// It comes back.
 	r, ff = camera()
 	back := r.ReadyAt()
-	waitFor(t, backoffMax+5*time.Second, "gate online again", func() bool { return status().Status.Online })
+	testkit.WaitFor(t, backoffMax+5*time.Second, "gate online again", func() bool { return status().Status.Online })
 	online := time.Since(back)
 	var first fragment
-	waitFor(t, 10*time.Second, "a new fragment", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "a new fragment", func() bool {
 		for _, f := range v.fragments("gate") {
 			if f.Number > lastNumber {
 				first = f

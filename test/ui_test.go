@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"vigil/events"
+	"vigil/internal/testkit"
 )
 
 // uiResult is what test/browser/ui.mjs reports.
@@ -184,7 +185,7 @@ func TestUI(t *testing.T) {
 		startFFmpeg(t, "-re", "-stream_loop", "-1", "-i", src, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp",
 			"rtsp://"+v.RTSP+"/"+name)
 	}
-	waitFor(t, 30*time.Second, "both cameras recording", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "both cameras recording", func() bool {
 		return len(v.fragments("cam1")) >= 1 && len(v.fragments("lobby")) >= 1
 	})
 	hook := eventHook(t, v.NATS)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vigil/internal/testkit"
 )
 
 // syncBuffer is a log destination safe to read while the component writes.
@@ -59,17 +60,6 @@ func runs(t *testing.T, calls string) []string {
 	return strings.Split(strings.TrimSpace(string(b)), "\n")
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestDemoBackoff(t *testing.T) {
 	const minD, maxD = time.Second, 30 * time.Second
 	cases := []struct {
@@ -102,7 +92,7 @@ func TestDemoCameraRestarts(t *testing.T) {
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "four runs", func() bool { return len(runs(t, calls)) >= 4 })
+	testkit.WaitFor(t, 10*time.Second, "four runs", func() bool { return len(runs(t, calls)) >= 4 })
 	d.Close()
 	for _, r := range runs(t, calls) {
 		if !strings.Contains(r, " -vf drawtext=") || !strings.HasSuffix(r, " -f rtsp -rtsp_transport tcp rtsp://127.0.0.1:1/demo") {
@@ -123,7 +113,7 @@ func TestDemoCameraCloseStopsFFmpeg(t *testing.T) {
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "ffmpeg running", func() bool { return len(runs(t, calls)) == 1 })
+	testkit.WaitFor(t, 10*time.Second, "ffmpeg running", func() bool { return len(runs(t, calls)) == 1 })
 	pid, _, _ := strings.Cut(runs(t, calls)[0], " ")
 	if !strings.Contains(logs.String(), `msg="demo camera publishing" component=demo stream=demo url=rtsp://127.0.0.1:1/demo pid=`+pid) {
 		t.Errorf("no start line with pid %s:\n%s", pid, logs.String())
@@ -151,7 +141,7 @@ func TestDemoCameraWithoutClock(t *testing.T) {
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "three runs", func() bool { return len(runs(t, calls)) >= 3 })
+	testkit.WaitFor(t, 10*time.Second, "three runs", func() bool { return len(runs(t, calls)) >= 3 })
 	d.Close()
 	for _, r := range runs(t, calls) {
 		if strings.Contains(r, "-vf") || !strings.Contains(r, " -i testsrc2=") {
