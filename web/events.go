@@ -28,10 +28,15 @@ func (s *Server) routeEvents(mux *http.ServeMux) {
 const maxExternalID = 255
 
 // eventFilter reads the stream, type and external_id filters shared by both
-// routes.
-func eventFilter(w http.ResponseWriter, r *http.Request) (events.Query, bool) {
+// routes. It answers 503 itself when vigil runs without events, and 400 on
+// a bad filter; ok is false when it has answered.
+func (s *Server) eventFilter(w http.ResponseWriter, r *http.Request) (q events.Query, ok bool) {
+	if s.cfg.Events == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "events are not configured")
+		return q, false
+	}
 	v := r.URL.Query()
-	q := events.Query{Stream: v.Get("stream"), Type: v.Get("type"), ExternalID: v.Get("external_id")}
+	q = events.Query{Stream: v.Get("stream"), Type: v.Get("type"), ExternalID: v.Get("external_id")}
 	if q.Stream != "" {
 		if err := streams.ValidateName(q.Stream); err != nil {
 			writeErr(w, err)
@@ -50,11 +55,7 @@ func eventFilter(w http.ResponseWriter, r *http.Request) (events.Query, bool) {
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Events == nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "events are not configured")
-		return
-	}
-	q, ok := eventFilter(w, r)
+	q, ok := s.eventFilter(w, r)
 	if !ok {
 		return
 	}
@@ -102,11 +103,7 @@ const liveQueue = 256
 // `data:` line, with the event id as the SSE id, and a comment every 15 s
 // to keep proxies from closing the connection.
 func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Events == nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "events are not configured")
-		return
-	}
-	q, ok := eventFilter(w, r)
+	q, ok := s.eventFilter(w, r)
 	if !ok {
 		return
 	}
