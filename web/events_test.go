@@ -167,3 +167,15 @@ func TestEventsExternalIDFilter(t *testing.T) {
 		}
 	}
 }
+
+// Without an event bus both event routes answer 503 with the error body,
+// before looking at their filters.
+func TestEventsUnavailable(t *testing.T) {
+	s, _ := newTestServer(t)
+	for _, target := range []string{"/api/v1/events", "/api/v1/events/live", "/api/v1/events?stream=..%2F"} {
+		w := do(s.Handler(), "GET", target, "")
+		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"unavailable"`) {
+			t.Errorf("GET %s: %d %s, want 503 unavailable", target, w.Code, w.Body)
+		}
+	}
+}
