@@ -1,7 +1,6 @@
 package fragments
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -118,14 +117,14 @@ func makeMedia(spec mediaSpec, base string) (*testMedia, error) {
 		if err != nil {
 			return nil, err
 		}
-		aus = splitAccessUnits(raw, spec.video)
+		aus = testkit.SplitAccessUnits(raw, spec.video)
 		m.codec = map[string]string{"h264": "h264", "h265": "hevc"}[spec.video]
 		tr := media.Track{Codec: media.H264, ClockRate: 90000}
 		if spec.video == "h265" {
 			tr.Codec = media.H265
 		}
 		for _, n := range aus[0] {
-			switch typ := naluType(spec.video, n); {
+			switch typ := testkit.NALUType(spec.video, n); {
 			case spec.video == "h264" && typ == 7, spec.video == "h265" && typ == 33:
 				tr.SPS = n
 			case spec.video == "h264" && typ == 8, spec.video == "h265" && typ == 34:
@@ -205,47 +204,6 @@ func (m *testMedia) timeUnits() {
 		u.NTP = wallBase.Add(at)
 	}
 	slices.SortStableFunc(m.units, func(a, b media.Unit) int { return a.Recv.Compare(b.Recv) })
-}
-
-func naluType(codec string, n []byte) uint8 {
-	if codec == "h265" {
-		return (n[0] >> 1) & 0x3f
-	}
-	return n[0] & 0x1f
-}
-
-// splitAccessUnits splits an Annex-B stream into NAL units and groups them
-// into access units at each access unit delimiter.
-func splitAccessUnits(raw []byte, codec string) [][][]byte {
-	var nalus [][]byte
-	start := -1
-	for i := 0; i+2 < len(raw); i++ {
-		if raw[i] == 0 && raw[i+1] == 0 && raw[i+2] == 1 {
-			if start >= 0 {
-				nalus = append(nalus, bytes.TrimRight(raw[start:i], "\x00"))
-			}
-			start = i + 3
-			i += 2
-		}
-	}
-	if start >= 0 {
-		nalus = append(nalus, raw[start:])
-	}
-	aud := uint8(9)
-	if codec == "h265" {
-		aud = 35
-	}
-	var aus [][][]byte
-	for _, n := range nalus {
-		if len(n) == 0 {
-			continue
-		}
-		if naluType(codec, n) == aud || len(aus) == 0 {
-			aus = append(aus, nil)
-		}
-		aus[len(aus)-1] = append(aus[len(aus)-1], n)
-	}
-	return aus
 }
 
 // feed plays m into a sink as a publisher session.

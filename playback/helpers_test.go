@@ -1,7 +1,6 @@
 package playback
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -152,7 +151,7 @@ func makeMedia(dir string, seconds int, size string) (*realMedia, error) {
 	if err != nil {
 		return nil, err
 	}
-	aus := splitAccessUnits(rawV)
+	aus := testkit.SplitAccessUnits(rawV, "h264")
 	var adts mpeg4audio.ADTSPackets
 	if err := adts.Unmarshal(rawA); err != nil {
 		return nil, err
@@ -205,36 +204,6 @@ func (m *realMedia) shifted(d time.Duration, clock time.Duration) []media.Unit {
 		u.DTS += ticks
 	}
 	return out
-}
-
-// splitAccessUnits splits an Annex-B H.264 stream into access units at each
-// access unit delimiter.
-func splitAccessUnits(raw []byte) [][][]byte {
-	var nalus [][]byte
-	start := -1
-	for i := 0; i+2 < len(raw); i++ {
-		if raw[i] == 0 && raw[i+1] == 0 && raw[i+2] == 1 {
-			if start >= 0 {
-				nalus = append(nalus, bytes.TrimRight(raw[start:i], "\x00"))
-			}
-			start = i + 3
-			i += 2
-		}
-	}
-	if start >= 0 {
-		nalus = append(nalus, raw[start:])
-	}
-	var aus [][][]byte
-	for _, n := range nalus {
-		if len(n) == 0 {
-			continue
-		}
-		if n[0]&0x1f == 9 || len(aus) == 0 {
-			aus = append(aus, nil)
-		}
-		aus[len(aus)-1] = append(aus[len(aus)-1], n)
-	}
-	return aus
 }
 
 // fakeStore is an in-memory Store of fragment metadata for playlist tests.
