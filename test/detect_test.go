@@ -138,12 +138,7 @@ type faceEvent struct {
 	Faces         []struct {
 		BBox       struct{ Left, Top, Width, Height float64 } `json:"bbox"`
 		Confidence float64                                    `json:"confidence"`
-		Matches    []struct {
-			Collection string  `json:"collection"`
-			FaceID     string  `json:"face_id"`
-			ExternalID string  `json:"external_id"`
-			Similarity float64 `json:"similarity"`
-		} `json:"matches"`
+		Matches    []faceMatch                                `json:"matches"`
 	} `json:"faces"`
 	ImageURL string `json:"image_url"`
 }

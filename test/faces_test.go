@@ -75,13 +75,16 @@ type apiFace struct {
 }
 
 type searchFace struct {
-	Confidence float64 `json:"confidence"`
-	Matches    []struct {
-		Collection string  `json:"collection"`
-		FaceID     string  `json:"face_id"`
-		ExternalID string  `json:"external_id"`
-		Similarity float64 `json:"similarity"`
-	} `json:"matches"`
+	Confidence float64     `json:"confidence"`
+	Matches    []faceMatch `json:"matches"`
+}
+
+// faceMatch is one match of a face, in search results and in events.
+type faceMatch struct {
+	Collection string  `json:"collection"`
+	FaceID     string  `json:"face_id"`
+	ExternalID string  `json:"external_id"`
+	Similarity float64 `json:"similarity"`
 }
 
 // searchOne searches the people collection with an image that holds one face
